@@ -1,0 +1,203 @@
+"""One handle per (account, region): clients, paging, bounds, timeouts and error classification.
+
+Collectors never touch aioboto3 directly. They ask the handle for a call or a page stream, and a
+failure comes back as `CallFailed` carrying its classification, which the collector turns into
+a recorded gap with the inventory kinds it leaves incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiobotocore.config import AioConfig
+from botocore import xform_name
+
+from agent.aws.errors import Classified, classify
+from agent.domain import Gap, GapKind, Kind
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Concurrency and time bounds. Defaults suit one account with AWS's default API quotas."""
+
+    max_in_flight: int = 64  # calls in flight across the whole scan
+    per_service: int = 16  # calls in flight per (account, region, service)
+    call_timeout: float = 60.0  # seconds for one logical call, botocore retries included
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_attempts: int = 8  # botocore adaptive retry attempts, first try included
+
+
+@dataclass
+class CallStats:
+    """API call accounting for one scan: what the summary and the benchmark report."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class CallFailed(Exception):
+    def __init__(self, service: str, operation: str, classified: Classified) -> None:
+        super().__init__(f"{service}:{operation} {classified.kind.value}: {classified.message}")
+        self.service = service
+        self.operation = operation
+        self.classified = classified
+
+    @property
+    def kind(self) -> GapKind:
+        return self.classified.kind
+
+
+def to_utc(value: Any) -> Any:
+    """Make every datetime in an API answer aware UTC (botocore parses into local time)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, dict):
+        return {k: to_utc(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [to_utc(v) for v in value]
+    return value
+
+
+@dataclass
+class ScanContext:
+    """What every handle of one scan shares: the global bound and the call accounting."""
+
+    limits: Limits = field(default_factory=Limits)
+    endpoint_url: str | None = None
+    stats: CallStats = field(default_factory=CallStats)
+    _global: asyncio.Semaphore | None = None
+
+    def global_bound(self) -> asyncio.Semaphore:
+        # Created lazily so the semaphore binds to the running loop, not to import time.
+        if self._global is None:
+            self._global = asyncio.Semaphore(self.limits.max_in_flight)
+        return self._global
+
+    def client_config(self) -> AioConfig:
+        return AioConfig(
+            retries={"mode": "adaptive", "max_attempts": self.limits.max_attempts},
+            connect_timeout=self.limits.connect_timeout,
+            read_timeout=self.limits.read_timeout,
+            max_pool_connections=max(self.limits.per_service, 10),
+            user_agent_extra="mllens",
+        )
+
+
+class RegionHandle:
+    """Clients and bounded calls for one account in one region. Use as an async context manager."""
+
+    def __init__(self, ctx: ScanContext, session: Any, account_id: str, region: str) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.account_id = account_id
+        self.region = region
+        self.gaps: list[Gap] = []
+        self._stack = AsyncExitStack()
+        self._clients: dict[str, Any] = {}
+        self._bounds: dict[str, asyncio.Semaphore] = {}
+        self._client_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> RegionHandle:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.__aexit__(*exc)
+
+    async def client(self, service: str) -> Any:
+        async with self._client_lock:
+            if service not in self._clients:
+                kwargs: dict[str, Any] = {
+                    "region_name": self.region,
+                    "config": self.ctx.client_config(),
+                }
+                if self.ctx.endpoint_url:
+                    kwargs["endpoint_url"] = self.ctx.endpoint_url
+                cm = self.session.client(service, **kwargs)
+                self._clients[service] = await self._stack.enter_async_context(cm)
+                self._bounds[service] = asyncio.Semaphore(self.ctx.limits.per_service)
+            return self._clients[service]
+
+    def _log(self, **kw: Any) -> Any:
+        return log.bind(account=self.account_id, region=self.region, **kw)
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """One API call: bounded, timed out, retried by botocore, answer normalised to UTC."""
+        client = await self.client(service)
+        method = getattr(client, xform_name(operation))
+        async with self.ctx.global_bound(), self._bounds[service]:
+            self.ctx.stats.calls[f"{service}:{operation}"] += 1
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.ctx.limits.call_timeout):
+                    resp = await method(**params)
+            except Exception as exc:  # boundary: every failure is classified, none escapes raw
+                c = classify(exc)
+                self.ctx.stats.errors[c.kind.value] += 1
+                self._log(service=service, operation=operation).debug(
+                    "api_call_failed", kind=c.kind.value, code=c.code
+                )
+                raise CallFailed(service, operation, c) from exc
+        meta = resp.get("ResponseMetadata") or {}
+        self.ctx.stats.retries += int(meta.get("RetryAttempts") or 0)
+        self._log(service=service, operation=operation).debug(
+            "api_call", ms=round((time.monotonic() - started) * 1000, 1)
+        )
+        return to_utc(resp)  # type: ignore[no-any-return]
+
+    async def pages(
+        self, service: str, operation: str, token_in: str, token_out: str, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield every page of a listing. A failure mid-way raises CallFailed after the pages
+        already yielded, so the caller can keep what it got and still record the listing as
+        partial (never as complete)."""
+        token: str | None = None
+        while True:
+            call_params = dict(params)
+            if token:
+                call_params[token_in] = token
+            page = await self.call(service, operation, **call_params)
+            yield page
+            token = page.get(token_out)
+            if not token:
+                return
+
+    def gap(
+        self,
+        failure: CallFailed,
+        kinds: tuple[Kind, ...] = (),
+        resource_arn: str | None = None,
+    ) -> Gap:
+        g = Gap(
+            account_id=self.account_id,
+            region=self.region,
+            service=failure.service,
+            operation=failure.operation,
+            kind=failure.kind,
+            message=failure.classified.message[:1000],
+            kinds=kinds,
+            resource_arn=resource_arn,
+        )
+        self.gaps.append(g)
+        self._log(service=failure.service, operation=failure.operation).warning(
+            "collection_gap",
+            kind=g.kind.value,
+            kinds=[k.value for k in kinds],
+            resource=resource_arn,
+        )
+        return g

@@ -1,0 +1,227 @@
+"""SageMaker inventory: endpoints with their configs, models, training jobs, monitors, notebooks.
+
+Each collector lists, then describes what the list does not already say. A record whose describe
+failed is kept with `incomplete_reason` (checks answer UNKNOWN for it); a record deleted between
+list and describe is dropped, with a NOT_FOUND gap kept as evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from agent.aws.handle import RegionHandle
+from agent.collectors.base import Builder, CollectOptions, describe, fan_out, listing
+from agent.domain import Kind, utcnow
+
+SM = "sagemaker"
+
+
+async def endpoints(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """Endpoints, then each endpoint config they use (described once, however many share it)."""
+    kinds = (Kind.ENDPOINTS,)
+    out.touch(Kind.ENDPOINTS)
+    out.touch(Kind.ENDPOINT_CONFIGS)
+    summaries = [
+        s
+        async for s in listing(
+            h, kinds, SM, "ListEndpoints", "Endpoints", MaxResults=100
+        )
+    ]
+    config_names: set[str] = set()
+
+    async def one(summary: dict[str, Any]) -> None:
+        name = summary["EndpointName"]
+        arn = summary.get("EndpointArn") or out.arn(SM, f"endpoint/{name.lower()}")
+        data, problem = await describe(h, SM, "DescribeEndpoint", arn, EndpointName=name)
+        if problem == "not_found":
+            return
+        if data is None:
+            out.add(Kind.ENDPOINTS, arn, name, summary, incomplete_reason=problem)
+            return
+        out.add(Kind.ENDPOINTS, arn, name, data)
+        if data.get("EndpointConfigName"):
+            config_names.add(data["EndpointConfigName"])
+
+    await fan_out(summaries, one)
+
+    async def config(name: str) -> None:
+        arn = out.arn(SM, f"endpoint-config/{name.lower()}")
+        data, problem = await describe(
+            h, SM, "DescribeEndpointConfig", arn, EndpointConfigName=name
+        )
+        if problem == "not_found":
+            # An endpoint still names a deleted config: the config's absence is the evidence.
+            return
+        if data is None:
+            out.add(Kind.ENDPOINT_CONFIGS, arn, name, {"EndpointConfigName": name}, problem)
+            return
+        out.add(Kind.ENDPOINT_CONFIGS, data.get("EndpointConfigArn") or arn, name, data)
+
+    await fan_out(sorted(config_names), config)
+
+
+async def models(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    out.touch(Kind.MODELS)
+    summaries = [
+        s async for s in listing(h, (Kind.MODELS,), SM, "ListModels", "Models", MaxResults=100)
+    ]
+
+    async def one(summary: dict[str, Any]) -> None:
+        name = summary["ModelName"]
+        arn = summary.get("ModelArn") or out.arn(SM, f"model/{name.lower()}")
+        data, problem = await describe(h, SM, "DescribeModel", arn, ModelName=name)
+        if problem == "not_found":
+            return
+        out.add(Kind.MODELS, arn, name, data or summary, None if data else problem)
+
+    await fan_out(summaries, one)
+
+
+async def training_jobs(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """Training jobs of every status created inside the lookback window."""
+    out.touch(Kind.TRAINING_JOBS)
+    since = utcnow() - timedelta(days=opts.training_lookback_days)
+    summaries = [
+        s
+        async for s in listing(
+            h,
+            (Kind.TRAINING_JOBS,),
+            SM,
+            "ListTrainingJobs",
+            "TrainingJobSummaries",
+            MaxResults=100,
+            CreationTimeAfter=since,
+        )
+    ]
+
+    async def one(summary: dict[str, Any]) -> None:
+        name = summary["TrainingJobName"]
+        arn = summary.get("TrainingJobArn") or out.arn(SM, f"training-job/{name.lower()}")
+        data, problem = await describe(h, SM, "DescribeTrainingJob", arn, TrainingJobName=name)
+        if problem == "not_found":
+            return
+        out.add(Kind.TRAINING_JOBS, arn, name, data or summary, None if data else problem)
+
+    await fan_out(summaries, one)
+
+
+_JOB_DEFINITION_OPERATION = {
+    "DataQuality": "DescribeDataQualityJobDefinition",
+    "ModelQuality": "DescribeModelQualityJobDefinition",
+    "ModelBias": "DescribeModelBiasJobDefinition",
+    "ModelExplainability": "DescribeModelExplainabilityJobDefinition",
+}
+
+
+async def monitoring_schedules(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """Model Monitor schedules with their last execution and, where the schedule names a
+    separate job definition instead of an inline one, that definition (under `JobDefinition`).
+    """
+    out.touch(Kind.MONITORING_SCHEDULES)
+    summaries = [
+        s
+        async for s in listing(
+            h,
+            (Kind.MONITORING_SCHEDULES,),
+            SM,
+            "ListMonitoringSchedules",
+            "MonitoringScheduleSummaries",
+            MaxResults=100,
+        )
+    ]
+    definitions: dict[tuple[str, str], tuple[dict[str, Any] | None, str | None]] = {}
+
+    async def one(summary: dict[str, Any]) -> None:
+        name = summary["MonitoringScheduleName"]
+        arn = summary.get("MonitoringScheduleArn") or out.arn(
+            SM, f"monitoring-schedule/{name.lower()}"
+        )
+        data, problem = await describe(
+            h, SM, "DescribeMonitoringSchedule", arn, MonitoringScheduleName=name
+        )
+        if problem == "not_found":
+            return
+        if data is None:
+            out.add(Kind.MONITORING_SCHEDULES, arn, name, summary, problem)
+            return
+        config = data.get("MonitoringScheduleConfig") or {}
+        def_name = config.get("MonitoringJobDefinitionName")
+        mon_type = config.get("MonitoringType") or data.get("MonitoringType") or "DataQuality"
+        if def_name and "MonitoringJobDefinition" not in config:
+            key = (mon_type, def_name)
+            if key not in definitions:
+                operation = _JOB_DEFINITION_OPERATION.get(mon_type, _JOB_DEFINITION_OPERATION[
+                    "DataQuality"])
+                definitions[key] = await describe(
+                    h, SM, operation, arn, JobDefinitionName=def_name
+                )
+            definition, def_problem = definitions[key]
+            if definition is None:
+                out.add(Kind.MONITORING_SCHEDULES, arn, name, data,
+                        f"job definition {def_name}: {def_problem}")
+                return
+            data = {**data, "JobDefinition": definition}
+        out.add(Kind.MONITORING_SCHEDULES, arn, name, data)
+
+    await fan_out(summaries, one)
+
+
+async def notebook_instances(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    out.touch(Kind.NOTEBOOK_INSTANCES)
+    summaries = [
+        s
+        async for s in listing(
+            h,
+            (Kind.NOTEBOOK_INSTANCES,),
+            SM,
+            "ListNotebookInstances",
+            "NotebookInstances",
+            MaxResults=100,
+        )
+    ]
+
+    async def one(summary: dict[str, Any]) -> None:
+        name = summary["NotebookInstanceName"]
+        arn = summary.get("NotebookInstanceArn") or out.arn(
+            SM, f"notebook-instance/{name.lower()}"
+        )
+        data, problem = await describe(
+            h, SM, "DescribeNotebookInstance", arn, NotebookInstanceName=name
+        )
+        if problem == "not_found":
+            return
+        out.add(Kind.NOTEBOOK_INSTANCES, arn, name, data or summary, None if data else problem)
+
+    await fan_out(summaries, one)
+
+
+async def model_package_groups(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    out.touch(Kind.MODEL_PACKAGE_GROUPS)
+    async for s in listing(
+        h,
+        (Kind.MODEL_PACKAGE_GROUPS,),
+        SM,
+        "ListModelPackageGroups",
+        "ModelPackageGroupSummaryList",
+        MaxResults=100,
+    ):
+        name = s["ModelPackageGroupName"]
+        arn = s.get("ModelPackageGroupArn") or out.arn(SM, f"model-package-group/{name.lower()}")
+        out.add(Kind.MODEL_PACKAGE_GROUPS, arn, name, s)
+
+
+async def inference_components(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """Inference components: on such endpoints the variants name no model, the components do."""
+    out.touch(Kind.INFERENCE_COMPONENTS)
+    async for s in listing(
+        h,
+        (Kind.INFERENCE_COMPONENTS,),
+        SM,
+        "ListInferenceComponents",
+        "InferenceComponents",
+        MaxResults=100,
+    ):
+        name = s["InferenceComponentName"]
+        arn = s.get("InferenceComponentArn") or out.arn(SM, f"inference-component/{name}")
+        out.add(Kind.INFERENCE_COMPONENTS, arn, name, s)
