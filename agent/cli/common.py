@@ -1,0 +1,85 @@
+"""What every command shares: one-line errors, the database location, the check selection."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NoReturn
+
+import platformdirs
+import typer
+from rich.console import Console
+
+from agent.domain import Severity
+from checks import all_checks
+from checks.base import Check
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_FAILED_FINDINGS = 3
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Print one clear line and exit: the user sees the cause, never a traceback."""
+    err_console.print(f"[bold red]mllens:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def default_db_url() -> str:
+    path = Path(platformdirs.user_data_dir("mllens")) / "mllens.db"
+    return f"sqlite:///{path}"
+
+
+def resolve_db(value: str | None) -> str:
+    """A URL is used as given; a bare path means a SQLite file there."""
+    value = value or os.environ.get("MLLENS_DB") or default_db_url()
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def split_names(values: Iterable[str] | None) -> list[str]:
+    """Accept both `--checks a --checks b` and `--checks a,b`."""
+    out: list[str] = []
+    for v in values or ():
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def select_checks(
+    include: Iterable[str] | None, exclude: Iterable[str] | None
+) -> tuple[Check, ...]:
+    catalog = {c.id: c for c in all_checks()}
+    inc, exc = split_names(include), split_names(exclude)
+    unknown = [n for n in (*inc, *exc) if n not in catalog]
+    if unknown:
+        fail(
+            f"unknown check {', '.join(repr(u) for u in unknown)}; "
+            "run 'mllens checks list' for the catalog",
+            EXIT_USAGE,
+        )
+    chosen = [catalog[n] for n in inc] if inc else list(catalog.values())
+    skip = set(exc)
+    return tuple(c for c in chosen if c.id not in skip)
+
+
+def parse_severities(values: Iterable[str] | None) -> set[Severity]:
+    out = set()
+    for v in split_names(values):
+        try:
+            out.add(Severity(v.lower()))
+        except ValueError:
+            fail(
+                f"unknown severity {v!r}; use one of: {', '.join(s.value for s in Severity)}",
+                EXIT_USAGE,
+            )
+    return out
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,59 @@
+"""`mllens demo`: the main job end to end against an embedded, seeded AWS emulator."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import aioboto3
+import typer
+
+from agent.cli.common import EXIT_OK, err_console, fail, resolve_db
+from agent.cli.scan_cmd import execute, render, safe_url
+from agent.scan import ScanRequest
+from checks import all_checks
+
+
+def demo(
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store URL or SQLite file path. Default: the user data directory's "
+                     "mllens.db, as for 'mllens scan'."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--output-format", "-o", help="table, json or csv.")
+    ] = "table",
+) -> None:
+    """Start an emulated AWS account, seed an ML estate in two regions and scan it."""
+    try:
+        from agent.emulator.seed import DEMO_REGIONS, seed_demo
+        from agent.emulator.server import Emulator
+    except ImportError as exc:
+        fail(f"the demo needs the emulator extra: pip install 'mllens[demo]' ({exc.name} "
+             "is missing)")
+    from agent.store import Store, StoreError
+
+    url = resolve_db(db)
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        fail(str(exc))
+    with Emulator() as emu:
+        err_console.print(f"emulated AWS at {emu.url}; seeding the demo estate in "
+                          f"{', '.join(DEMO_REGIONS)}", highlight=False)
+        seed_demo(emu)
+
+        def session() -> Any:
+            # The emulator accepts any key; these never leave this machine.
+            return aioboto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name=DEMO_REGIONS[0],
+            )
+
+        req = ScanRequest(regions=DEMO_REGIONS, checks=all_checks(), endpoint_url=emu.url)
+        outcome = execute(req, store, show_progress=sys.stderr.isatty(), session=session)
+    render(outcome, output_format, None, set(), False, store_url=url)
+    err_console.print(f"findings are in {safe_url(url)}; try: mllens scans --db {url}"
+                      if False else f"findings are stored in {safe_url(url)}", highlight=False)
+    raise typer.Exit(EXIT_OK)

@@ -1,0 +1,136 @@
+"""The `mllens` command line. Commands are wired here explicitly; each lives in its own module."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent import __version__
+from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
+from agent.cli.demo_cmd import demo
+from agent.cli.scan_cmd import safe_url, scan
+from agent.logs import configure
+from checks import all_checks
+
+app = typer.Typer(
+    name="mllens",
+    help="Audit live AWS machine learning workloads against the Well-Architected ML Lens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+checks_app = typer.Typer(help="The check catalog.", no_args_is_help=True)
+db_app = typer.Typer(help="The findings store.", no_args_is_help=True)
+app.add_typer(checks_app, name="checks")
+app.add_typer(db_app, name="db")
+app.command()(scan)
+app.command()(demo)
+
+
+@app.callback()
+def _root(
+    log_level: Annotated[
+        str,
+        typer.Option(envvar="MLLENS_LOG_LEVEL",
+                     help="debug, info, warning or error (logs go to stderr)."),
+    ] = "warning",
+    log_json: Annotated[
+        bool | None,
+        typer.Option("--log-json/--log-console",
+                     help="JSON lines or readable lines. Default: JSON unless stderr is a "
+                     "terminal."),
+    ] = None,
+) -> None:
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        fail(f"unknown log level {log_level!r}", EXIT_USAGE)
+    configure(log_level, json=log_json)
+
+
+@app.command()
+def version() -> None:
+    """Print the mllens version."""
+    print(__version__)
+
+
+@checks_app.command("list")
+def checks_list(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or markdown.")] = "table",
+) -> None:
+    """Print the check catalog with pillar, severity and lens practice IDs."""
+    catalog = sorted(all_checks(), key=lambda c: (c.pillar.value, c.id))
+    if fmt == "json":
+        print(json.dumps([
+            {
+                "id": c.id,
+                "title": c.title,
+                "pillar": c.pillar.value,
+                "severity": c.severity.value,
+                "lens_ids": list(c.lens_ids),
+                "legacy_lens_ids": list(c.legacy_lens_ids),
+                "needs": [k.value for k in c.needs],
+                "parameters": {p.name: p.default for p in c.params},
+                "remediation": c.remediation,
+                "description": c.description,
+            }
+            for c in catalog
+        ], indent=2, default=list))
+    elif fmt == "markdown":
+        print("| Check | Pillar | Severity | Lens (current / legacy) | Title |")
+        print("|---|---|---|---|---|")
+        for c in catalog:
+            lens = ", ".join(f"{p.id} / {p.legacy_id}" for p in c.lens)
+            print(f"| `{c.id}` | {c.pillar.label} | {c.severity.value} | {lens} | {c.title} |")
+    elif fmt == "table":
+        t = Table(title=f"{len(catalog)} checks")
+        for col in ("Check", "Pillar", "Severity", "Lens", "Title"):
+            t.add_column(col, overflow="fold")
+        for c in catalog:
+            t.add_row(c.id, c.pillar.label, c.severity.value,
+                      " ".join(f"{p.id} ({p.legacy_id})" for p in c.lens), c.title)
+        Console().print(t)
+    else:
+        fail(f"unknown format {fmt!r}; use table, json or markdown", EXIT_USAGE)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: Annotated[str | None, typer.Option(help="Store URL or SQLite file path.")] = None,
+) -> None:
+    """Create or migrate the store's schema to the current version."""
+    from agent.store import StoreError, current_revision, upgrade
+
+    url = resolve_db(db)
+    try:
+        upgrade(url)
+        rev = current_revision(url)
+    except StoreError as exc:
+        fail(str(exc))
+    err_console.print(f"{safe_url(url)} is at revision {rev}", highlight=False)
+
+
+def main() -> None:
+    """Entry point: no traceback reaches the user unless MLLENS_DEBUG is set."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("MLLENS_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]mllens:[/] internal error: {type(exc).__name__}: {exc} "
+            "(set MLLENS_DEBUG=1 for the traceback)",
+            highlight=False,
+        )
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()
