@@ -7,6 +7,7 @@ list and describe is dropped, with a NOT_FOUND gap kept as evidence.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -130,7 +131,9 @@ async def monitoring_schedules(h: RegionHandle, out: Builder, opts: CollectOptio
             MaxResults=100,
         )
     ]
-    definitions: dict[tuple[str, str], tuple[dict[str, Any] | None, str | None]] = {}
+    # Shared by schedules that name the same definition: a task per definition, so concurrent
+    # schedules wait for one describe instead of racing to make their own.
+    definitions: dict[tuple[str, str], asyncio.Task[tuple[dict[str, Any] | None, str | None]]] = {}
 
     async def one(summary: dict[str, Any]) -> None:
         name = summary["MonitoringScheduleName"]
@@ -151,12 +154,13 @@ async def monitoring_schedules(h: RegionHandle, out: Builder, opts: CollectOptio
         if def_name and "MonitoringJobDefinition" not in config:
             key = (mon_type, def_name)
             if key not in definitions:
-                operation = _JOB_DEFINITION_OPERATION.get(mon_type, _JOB_DEFINITION_OPERATION[
-                    "DataQuality"])
-                definitions[key] = await describe(
-                    h, SM, operation, arn, JobDefinitionName=def_name
+                operation = _JOB_DEFINITION_OPERATION.get(
+                    mon_type, _JOB_DEFINITION_OPERATION["DataQuality"]
                 )
-            definition, def_problem = definitions[key]
+                definitions[key] = asyncio.ensure_future(
+                    describe(h, SM, operation, arn, JobDefinitionName=def_name)
+                )
+            definition, def_problem = await definitions[key]
             if definition is None:
                 out.add(Kind.MONITORING_SCHEDULES, arn, name, data,
                         f"job definition {def_name}: {def_problem}")
