@@ -9,7 +9,7 @@ import aioboto3
 import typer
 
 from agent.cli.common import EXIT_OK, err_console, fail, resolve_db
-from agent.cli.scan_cmd import execute, render, safe_url
+from agent.cli.scan_cmd import execute, render
 from agent.scan import ScanRequest
 from checks import all_checks
 
@@ -54,6 +54,4 @@ def demo(
         req = ScanRequest(regions=DEMO_REGIONS, checks=all_checks(), endpoint_url=emu.url)
         outcome = execute(req, store, show_progress=sys.stderr.isatty(), session=session)
     render(outcome, output_format, None, set(), False, store_url=url)
-    err_console.print(f"findings are in {safe_url(url)}; try: mllens scans --db {url}"
-                      if False else f"findings are stored in {safe_url(url)}", highlight=False)
     raise typer.Exit(EXIT_OK)

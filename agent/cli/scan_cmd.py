@@ -253,7 +253,7 @@ def render(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     report.print_summary(human, results, outcome.gaps)
     human.print(
-        f"scan {outcome.uid} [{outcome.status}]: {len(results)} results, "
+        f"scan {outcome.uid} ({outcome.status}): {len(results)} results, "
         f"{sum(r.status is Status.FAIL for r in results)} failed, {len(outcome.gaps)} gaps, "
         f"{outcome.api_calls} API calls in "
         f"{(outcome.finished_at - outcome.started_at).total_seconds():.1f}s; "

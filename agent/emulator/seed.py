@@ -328,8 +328,8 @@ def seed_region(emu: Emulator, region: str) -> None:
         _model(sm, m, region, hardened=True)
     sm.create_endpoint_config(
         EndpointConfigName="fraud-detector-cfg-v7",
-        ProductionVariants=[_variant("primary", "fraud-xgb-v7", "ml.c6i.xlarge", 2)],
-        ShadowProductionVariants=[_variant("shadow-v8", "fraud-xgb-v8", "ml.c6i.xlarge", 2)],
+        ProductionVariants=[_variant("primary", "fraud-xgb-v7", "ml.c5.xlarge", 2)],
+        ShadowProductionVariants=[_variant("shadow-v8", "fraud-xgb-v8", "ml.c5.xlarge", 2)],
         DataCaptureConfig=_capture(region, "fraud", kms=True),
         KmsKeyId=KMS.format(region=region),
     )
@@ -384,7 +384,7 @@ def seed_region(emu: Emulator, region: str) -> None:
     _model(sm, "pricing-v3", region, hardened=True)
     sm.create_endpoint_config(
         EndpointConfigName="pricing-cfg",
-        ProductionVariants=[_variant("AllTraffic", "pricing-v3", "ml.g5.xlarge", 2)],
+        ProductionVariants=[_variant("AllTraffic", "pricing-v3", "ml.g4dn.xlarge", 2)],
         DataCaptureConfig=_capture(region, "pricing", kms=True),
         KmsKeyId=KMS.format(region=region),
     )
@@ -439,7 +439,7 @@ def seed_region(emu: Emulator, region: str) -> None:
         ActionsEnabled=False,
     )
 
-    _training(sm, "fraud-xgb-train-2026-11-30", region, hardened=True, instance="ml.c6i.4xlarge")
+    _training(sm, "fraud-xgb-train-2026-11-30", region, hardened=True, instance="ml.c5.4xlarge")
     _training(sm, "recsys-train-2026-11-02", region, hardened=False, instance="ml.p3.2xlarge")
     _notebooks(sm, region)
     _glue(c["glue"], region)
