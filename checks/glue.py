@@ -348,7 +348,13 @@ _SECRET_KEY = re.compile(
     r"pass(word|wd)?|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credential",
     re.I,
 )
-_REFERENCE_KEY = re.compile(r"(id|name|arn|path|param(eter)?|ref|uri|url|file|location)$", re.I)
+_REFERENCE_KEY = re.compile(
+    r"(id|name|arn|path|param(eter)?|ref|uri|url|endpoint|file|location|type|mode|region|ttl"
+    r"|duration|expiry)$",
+    re.I,
+)
+# Flags and sizes next to a secret-sounding name ("--use-token": "true") are not secrets.
+_PLAIN_VALUE = re.compile(r"^(true|false|yes|no|none|null|\d{1,6})$", re.I)
 _REFERENCE_VALUE = re.compile(r"^(arn:aws[a-z-]*:(secretsmanager|ssm):|\{\{resolve:)", re.I)
 _SECRET_VALUE = {
     "aws_access_key_id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
@@ -372,7 +378,8 @@ def secret_findings(args: Mapping[str, Any]) -> dict[str, str]:
             continue
         rule = next((name for name, rx in _SECRET_VALUE.items() if rx.search(value)), None)
         bare = key.lstrip("-")
-        if rule is None and _SECRET_KEY.search(bare) and not _REFERENCE_KEY.search(bare):
+        if (rule is None and _SECRET_KEY.search(bare) and not _REFERENCE_KEY.search(bare)
+                and not _PLAIN_VALUE.match(value.strip())):
             rule = "secret_argument_name"
         if rule:
             out[key] = rule
@@ -468,14 +475,17 @@ def glue_job_cost_controls_missing(
     A fixed fleet pays for every worker through the quiet stages of a job.
     """
     for job, _kind, decided in _scoped(inv, (SPARK,)):
-        version = _version(job.get("GlueVersion") or "0.9")
+        raw = job.get("GlueVersion") or "0.9"  # botocore: jobs created without one run 0.9
+        version = _version(raw)
         workers = job.get("NumberOfWorkers")
         auto = _true(_args(job).get("--enable-auto-scaling"))
         ev = {"GlueVersion": job.get("GlueVersion"), "NumberOfWorkers": workers,
               "auto_scaling": auto, "ExecutionClass": job.get("ExecutionClass")}
         if decided:
             yield decided
-        elif version is None or version < (3, 0):
+        elif version is None:
+            yield unknown(job, f"GlueVersion {raw!r} not recognised", **ev)
+        elif version < (3, 0):
             yield not_applicable(job, "auto scaling needs Glue 3.0 or later", **ev)
         elif auto:
             yield passed(job, "auto scaling is on", **ev)

@@ -13,8 +13,11 @@ from typing import Any
 from agent.domain import Inventory, Kind, Severity, Status
 from checks.base import Verdict, check, failed, passed, unknown
 
-# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/repository[:tag|@digest]
-_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+# <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]/repo, or the dual-stack
+# <account>.dkr-ecr.<region>.on.aws/repo.
+_ECR = re.compile(
+    r"^(?P<account>\d{12})\.dkr[.-]ecr(-fips)?\.[a-z0-9-]+\.(amazonaws\.com(\.cn)?|on\.aws)/"
+)
 _SERVING = ("InService", "Updating", "SystemUpdating")
 
 

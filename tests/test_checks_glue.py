@@ -229,3 +229,22 @@ def test_cost_controls() -> None:
     assert etl.severity is Severity.INFO
     higher = run(gc.glue_job_cost_controls_missing, inv(*sample_jobs()), autoscale_min_workers=20)
     assert statuses(higher)["etl-orders-daily"] is P
+
+
+def test_secret_scan_ignores_flags_and_locators() -> None:
+    """Boolean or numeric values and endpoint/ID-style names are not reported as secrets."""
+    assert gc.secret_findings({
+        "--use-token": "true",
+        "--token-endpoint": "https://auth.example/oauth2/token",
+        "--password-length": "16",
+        "--kms-key-id": "alias/etl",
+    }) == {}
+    assert gc.secret_findings({"--api_key": "k-8f7e6d5c4b3a"}) == {
+        "--api_key": "secret_argument_name"}
+
+
+def test_cost_controls_unrecognised_version_is_unknown() -> None:
+    """A GlueVersion that does not parse is UNKNOWN, not treated as an old version."""
+    results = run(gc.glue_job_cost_controls_missing,
+                  inv(job("odd", GlueVersion="latest", NumberOfWorkers=40)))
+    assert statuses(results) == {"odd": U}

@@ -100,3 +100,11 @@ def test_registry_not_used_unknown_when_inputs_denied() -> None:
                            inv(res(Kind.MODEL_PACKAGE_GROUPS, "g"), gaps=[gap(Kind.ENDPOINTS)]))
     assert [(r.status, r.resource_kind) for r in endpoints_denied] == [
         (Status.UNKNOWN, "model_package_groups")]
+
+
+def test_image_registry_dual_stack_own_account() -> None:
+    """An own-account image pulled through the ECR dual-stack host passes."""
+    image = f"{ACCOUNT}.dkr-ecr.us-east-1.on.aws/inference-image:2"
+    results = run(mc.sagemaker_model_image_not_private_registry,
+                  inv(model("ds", PrimaryContainer={"Image": image})))
+    assert statuses(results) == {"ds": Status.PASS}
