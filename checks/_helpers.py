@@ -92,17 +92,24 @@ def endpoint_config(inv: Inventory, ep: Resource) -> ConfigLookup:
     return ConfigLookup(name, config, None)
 
 
-def endpoints_missing_config(inv: Inventory) -> Iterator[tuple[Resource, ConfigLookup]]:
-    """Endpoints whose config is absent from the inventory (deleted, or never described).
+def configs_in_use(inv: Inventory) -> Iterator[tuple[Resource, Resource | None, str | None]]:
+    """Each endpoint config an endpoint uses, once: (subject, config, problem).
 
-    Checks that report on endpoint configs answer these endpoints UNKNOWN: the config they
-    would judge is gone. A config present but not fully described is left to the runner.
+    Checks on endpoint configs iterate endpoints rather than configs (declaring ENDPOINTS as
+    their primary kind) so that a config whose describe failed is still seen, and reported
+    UNKNOWN on the config, while a config that was deleted is reported UNKNOWN on the endpoint
+    naming it. `config` is None exactly when `problem` says why it cannot be judged.
     """
     configs = inv.by_name(Kind.ENDPOINT_CONFIGS)
+    seen: set[str] = set()
     for ep in inv.of(Kind.ENDPOINTS):
         lookup = endpoint_config(inv, ep)
-        if lookup.config is None and lookup.name not in configs:
-            yield ep, lookup
+        raw = configs.get(lookup.name) if lookup.name else None
+        key = f"config:{raw.name}" if raw is not None else f"endpoint:{ep.name}"
+        if key in seen:
+            continue
+        seen.add(key)
+        yield (raw if raw is not None else ep), lookup.config, lookup.problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
     SERVING,
-    endpoints_missing_config,
+    configs_in_use,
     is_async,
     items,
     mapping,
@@ -149,7 +149,8 @@ def sagemaker_endpoint_single_instance_no_autoscaling(inv: Inventory) -> Iterato
     title="SageMaker endpoint config starts a variant with one instance",
     severity=Severity.MEDIUM,
     lens=("MLREL05-BP01",),
-    needs=(Kind.ENDPOINT_CONFIGS, Kind.ENDPOINTS),
+    # ENDPOINTS first: configs are reached through the endpoints using them (configs_in_use).
+    needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
     remediation=(
         "Create a new endpoint config with InitialInstanceCount of 2 or more for each "
         "production variant (spread across Availability Zones by SageMaker) and update the "
@@ -159,8 +160,8 @@ def sagemaker_endpoint_single_instance_no_autoscaling(inv: Inventory) -> Iterato
 def sagemaker_endpoint_config_initial_instance_count_le_1(inv: Inventory) -> Iterator[Verdict]:
     """Per production variant of each endpoint config in use: PASS when InitialInstanceCount is
     2 or more, FAIL when it is 1 or less. NOT_APPLICABLE for serverless variants, variants with
-    no InitialInstanceCount, and shadow variants. An endpoint whose config was deleted or could
-    not be read gets UNKNOWN here (the deleted config is reported by
+    no InitialInstanceCount, and shadow variants. A config that could not be described is
+    UNKNOWN, and so is an endpoint whose config was deleted (the deletion itself is reported by
     sagemaker_endpoint_not_reproducible). When auto scaling keeps MinCapacity >= 2 the FAIL is
     kept but its reason says the static setting alone is at fault.
 
@@ -179,10 +180,10 @@ def sagemaker_endpoint_config_initial_instance_count_le_1(inv: Inventory) -> Ite
     users: dict[str, list[str]] = {}
     for ep in inv.of(Kind.ENDPOINTS):
         users.setdefault(ep.get("EndpointConfigName") or "", []).append(ep.name)
-    for ep, lookup in endpoints_missing_config(inv):
-        yield unknown(ep, lookup.problem or "endpoint config unreadable",
-                      EndpointConfigName=lookup.name)
-    for config in inv.of(Kind.ENDPOINT_CONFIGS):
+    for subject, config, problem in configs_in_use(inv):
+        if config is None:
+            yield unknown(subject, problem or "endpoint config unreadable")
+            continue
         for spec in items(config.get("ProductionVariants")):
             name = spec.get("VariantName") or "?"
             count = spec.get("InitialInstanceCount")

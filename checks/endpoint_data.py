@@ -8,8 +8,8 @@ from typing import Any
 from agent.domain import Inventory, Kind, Severity
 from checks._helpers import (
     all_serverless,
+    configs_in_use,
     endpoint_config,
-    endpoints_missing_config,
     has_local_storage,
     is_async,
     items,
@@ -26,7 +26,8 @@ from checks.base import Verdict, check, failed, not_applicable, passed, unknown
     title="SageMaker endpoint config does not encrypt ML storage volumes with a KMS key",
     severity=Severity.MEDIUM,
     lens=("MLSEC03-BP02", "MLSEC02-BP01"),
-    needs=(Kind.ENDPOINT_CONFIGS, Kind.ENDPOINTS),
+    # ENDPOINTS first: configs are reached through the endpoints using them (configs_in_use).
+    needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
     remediation=(
         "Create a new endpoint config with KmsKeyId set to a customer managed KMS key (the "
         "endpoint's execution role needs kms:CreateGrant and kms:Decrypt on it) and update the "
@@ -41,15 +42,16 @@ def sagemaker_endpoint_config_kms_key_missing(
     not allowed. NOT_APPLICABLE for serverless-only configs (no ML storage volumes) and for
     configs using an instance type with NVMe instance storage: those volumes are encrypted in
     hardware and SageMaker rejects a KmsKeyId for them. UNKNOWN when an instance type cannot be
-    classified, and for endpoints whose config was deleted or could not be collected.
+    classified, for configs that could not be described, and for endpoints whose config was
+    deleted.
 
     Model artifacts and temporary data sit on these volumes; a key you control lets you audit
     and revoke access to them, as the lens asks for a secured modelling environment.
     """
-    for ep, lookup in endpoints_missing_config(inv):
-        yield unknown(ep, lookup.problem or "endpoint config unreadable",
-                      EndpointConfigName=lookup.name)
-    for config in inv.of(Kind.ENDPOINT_CONFIGS):
+    for subject, config, problem in configs_in_use(inv):
+        if config is None:
+            yield unknown(subject, problem or "endpoint config unreadable")
+            continue
         specs = [*items(config.get("ProductionVariants")),
                  *items(config.get("ShadowProductionVariants"))]
         instance_types = [s.get("InstanceType") for s in specs if not s.get("ServerlessConfig")]
@@ -200,7 +202,8 @@ def sagemaker_endpoint_data_capture_not_active(
     title="SageMaker endpoint captured or async payloads are not encrypted with a KMS key",
     severity=Severity.MEDIUM,
     lens=("MLSEC03-BP02", "MLSEC03-BP03", "MLSEC02-BP01"),
-    needs=(Kind.ENDPOINT_CONFIGS, Kind.ENDPOINTS),
+    # ENDPOINTS first: configs are reached through the endpoints using them (configs_in_use).
+    needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
     remediation=(
         "Create a new endpoint config that sets DataCaptureConfig.KmsKeyId (and, for "
         "asynchronous endpoints, AsyncInferenceConfig.OutputConfig.KmsKeyId) to a customer "
@@ -214,16 +217,17 @@ def sagemaker_endpoint_data_capture_unencrypted(
     when capture is enabled, asynchronous outputs when AsyncInferenceConfig is set) is
     encrypted with a KMS key, in `allowed_kms_key_arns` when that list is not empty. FAIL when
     a key is missing or not allowed. NOT_APPLICABLE when the config neither captures nor writes
-    async outputs. UNKNOWN for endpoints whose config was deleted or not collected. The S3
+    async outputs. UNKNOWN for configs that could not be described and for endpoints whose
+    config was deleted. The S3
     bucket's default encryption is not read, so an SSE-KMS bucket still fails here.
 
     Captured payloads often contain personal data; a key you control keeps them auditable and
     revocable, as the lens asks for protecting sensitive data.
     """
-    for ep, lookup in endpoints_missing_config(inv):
-        yield unknown(ep, lookup.problem or "endpoint config unreadable",
-                      EndpointConfigName=lookup.name)
-    for config in inv.of(Kind.ENDPOINT_CONFIGS):
+    for subject, config, problem in configs_in_use(inv):
+        if config is None:
+            yield unknown(subject, problem or "endpoint config unreadable")
+            continue
         capture = mapping(config.get("DataCaptureConfig"))
         output = mapping(mapping(config.get("AsyncInferenceConfig")).get("OutputConfig"))
         written: dict[str, str | None] = {}
