@@ -94,6 +94,9 @@ class Check:
     remediation: str
     description: str
     params: tuple[Param, ...]
+    # The check judges the region as a whole (e.g. "the registry is not used here"): when its
+    # inputs are missing the region itself is UNKNOWN, not each resource of the primary kind.
+    region_level: bool = False
 
     @property
     def pillar(self) -> Pillar:
@@ -123,6 +126,7 @@ def check(
     lens: tuple[str, ...],
     needs: tuple[Kind, ...],
     remediation: str,
+    region_level: bool = False,
 ) -> Callable[[CheckFn], Check]:
     """Declare a check. The function name is the check ID; its docstring says what PASS means.
 
@@ -150,6 +154,7 @@ def check(
             remediation=remediation,
             description=inspect.cleandoc(fn.__doc__),
             params=_params(fn),
+            region_level=region_level,
         )
 
     return wrap

@@ -133,6 +133,7 @@ def sagemaker_model_image_not_private_registry(
         "Register trained models as versions in a model package group, approve them there, "
         "and deploy approved versions from a pipeline."
     ),
+    region_level=True,
 )
 def sagemaker_model_registry_not_used(inv: Inventory) -> Iterator[Verdict]:
     """For a region with at least one serving endpoint (InService, Updating, SystemUpdating):

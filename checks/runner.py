@@ -69,8 +69,10 @@ def _evaluate_one(
     primary = inv.of(chk.primary_kind)
     if gaps:
         reason = _gap_reason(gaps)
-        if not inv.complete(chk.primary_kind):
+        if chk.region_level or not inv.complete(chk.primary_kind):
             yield _region_unknown(chk, inv, reason, now)
+        if chk.region_level:
+            return
         for res in primary:
             yield _result(
                 chk,

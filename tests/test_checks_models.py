@@ -90,16 +90,14 @@ def test_registry_not_used_region_verdicts() -> None:
 
 
 def test_registry_not_used_unknown_when_inputs_denied() -> None:
-    """A denied group listing gives a region UNKNOWN; a denied endpoint listing never a verdict."""
+    """A denied group or endpoint listing gives exactly one region UNKNOWN, never a verdict."""
     groups_denied = run(mc.sagemaker_model_registry_not_used,
                         inv(res(Kind.ENDPOINTS, "ep", EndpointStatus="InService"),
                             gaps=[gap(Kind.MODEL_PACKAGE_GROUPS)]))
     assert [(r.status, r.resource_kind) for r in groups_denied] == [(Status.UNKNOWN, "region")]
-    # The runner reports UNKNOWN on the primary kind's resources only; no region verdict here.
     endpoints_denied = run(mc.sagemaker_model_registry_not_used,
                            inv(res(Kind.MODEL_PACKAGE_GROUPS, "g"), gaps=[gap(Kind.ENDPOINTS)]))
-    assert [(r.status, r.resource_kind) for r in endpoints_denied] == [
-        (Status.UNKNOWN, "model_package_groups")]
+    assert [(r.status, r.resource_kind) for r in endpoints_denied] == [(Status.UNKNOWN, "region")]
 
 
 def test_image_registry_dual_stack_own_account() -> None:
