@@ -72,9 +72,9 @@ def _dims(raw: Any) -> dict[str, str]:
 def metric_refs(alarm: Resource) -> tuple[MetricRef, ...]:
     """Every metric the alarm reads, top level and inside metric queries."""
     refs: list[MetricRef] = []
-    if alarm.get("MetricName") and alarm.get("Namespace"):
-        refs.append(MetricRef(alarm["Namespace"], alarm["MetricName"],
-                              _dims(alarm.get("Dimensions"))))
+    namespace, metric_name = alarm.get("Namespace"), alarm.get("MetricName")
+    if namespace and metric_name:
+        refs.append(MetricRef(namespace, metric_name, _dims(alarm.get("Dimensions"))))
     for query in items(alarm.get("Metrics")):
         metric = mapping(mapping(query.get("MetricStat")).get("Metric"))
         if metric.get("MetricName") and metric.get("Namespace"):
