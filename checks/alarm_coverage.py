@@ -204,9 +204,10 @@ def model_monitor_metrics_not_alarmed(
 
         watching = index.matching(names_target)
         paging = [a for a in watching if a.effective]
-        evidence = {"publish_cloudwatch_metrics": publish, "EndpointName": endpoint,
-                    "alarms": _names(paging),
-                    "alarms_without_actions": _names([a for a in watching if not a.effective])}
+        evidence: dict[str, Any] = {
+            "publish_cloudwatch_metrics": publish, "EndpointName": endpoint,
+            "alarms": _names(paging),
+            "alarms_without_actions": _names([a for a in watching if not a.effective])}
         if publish == "Disabled":
             yield failed(s, "the monitor does not publish CloudWatch metrics, so nothing can "
                          "alarm on its results", **evidence)

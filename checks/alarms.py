@@ -250,7 +250,8 @@ def cloudwatch_alarm_orphaned_ml_target(inv: Inventory) -> Iterator[Verdict]:
                 named.append(f"{dim}={value}")
                 if value.lower() not in existing[kind]:
                     missing.append(f"{dim}={value}")
-        evidence = {"targets": sorted(set(named)), "missing": sorted(set(missing))}
+        evidence: dict[str, Any] = {"targets": sorted(set(named)),
+                                    "missing": sorted(set(missing))}
         if missing:
             yield failed(alarm, f"alarm watches {', '.join(evidence['missing'])}, which no "
                          "longer exists", **evidence)

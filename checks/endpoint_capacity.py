@@ -302,8 +302,8 @@ def sagemaker_endpoint_autoscaling_misconfigured(inv: Inventory) -> Iterator[Ver
         for p in s.policies:
             if p.get("PolicyType") != "StepScaling":
                 continue
-            gone = [a.get("AlarmName") for a in items(p.get("Alarms"))
-                    if a.get("AlarmName") and a.get("AlarmName") not in alarm_names]
+            gone = [str(a["AlarmName"]) for a in items(p.get("Alarms"))
+                    if a.get("AlarmName") and a["AlarmName"] not in alarm_names]
             if gone:
                 problems.append((Severity.MEDIUM,
                                  f"policy {p.name} uses deleted alarm(s) {', '.join(gone)}"))

@@ -190,7 +190,7 @@ def sagemaker_endpoint_data_capture_not_active(
             yield unknown(ep, "data capture status is not reported", **evidence)
         elif quality and not isinstance(sampling, int | float):
             yield unknown(ep, "sampling percentage is not reported", **evidence)
-        elif quality and sampling < min_sampling_pct:
+        elif quality and isinstance(sampling, int | float) and sampling < min_sampling_pct:
             yield failed(ep, f"only {sampling}% of traffic is captured for quality/bias "
                          f"monitoring (minimum {min_sampling_pct}%)", severity=Severity.LOW,
                          **evidence)
@@ -230,7 +230,7 @@ def sagemaker_endpoint_data_capture_unencrypted(
             continue
         capture = mapping(config.get("DataCaptureConfig"))
         output = mapping(mapping(config.get("AsyncInferenceConfig")).get("OutputConfig"))
-        written: dict[str, str | None] = {}
+        written: dict[str, Any] = {}
         if capture.get("EnableCapture") is True:
             written["DataCaptureConfig.KmsKeyId"] = capture.get("KmsKeyId")
         if config.get("AsyncInferenceConfig"):

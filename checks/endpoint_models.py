@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
@@ -119,7 +120,7 @@ def sagemaker_endpoint_not_reproducible(inv: Inventory) -> Iterator[Verdict]:
                 for img in items(v.live.get("DeployedImages"))
                 if img.get("SpecifiedImage") and _image_is_floating(img["SpecifiedImage"])
             ]
-        evidence = {
+        evidence: dict[str, Any] = {
             "EndpointConfigName": lookup.name,
             "deleted": deleted,
             "unreadable": unknowns,
@@ -234,7 +235,8 @@ def sagemaker_endpoint_consolidation_candidate(
     for (repo, accelerated), members in groups.items():
         names = sorted(m.name for m in members)
         for ep in members:
-            evidence = {"repository": repo, "accelerated": accelerated, "group": names}
+            evidence: dict[str, Any] = {"repository": repo, "accelerated": accelerated,
+                                        "group": names}
             if len(members) >= consolidation_min_endpoints:
                 yield failed(ep, f"{len(members)} single-instance endpoints run {repo} on "
                              f"{'accelerated' if accelerated else 'CPU'} instances and could "

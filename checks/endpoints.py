@@ -223,8 +223,10 @@ def sagemaker_endpoint_no_auto_rollback(inv: Inventory) -> Iterator[Verdict]:
                                      LastModifiedTime=modified.isoformat())
                 continue
         rollback = mapping(mapping(deployment).get("AutoRollbackConfiguration"))
-        names = [a.get("AlarmName") for a in items(rollback.get("Alarms")) if a.get("AlarmName")]
-        evidence = {"LastDeploymentConfig": deployment is not None, "rollback_alarms": names}
+        names = [str(a["AlarmName"]) for a in items(rollback.get("Alarms"))
+                 if a.get("AlarmName")]
+        evidence: dict[str, Any] = {"LastDeploymentConfig": deployment is not None,
+                                    "rollback_alarms": names}
         if names:
             gone = [n for n in names if n not in alarm_names]
             if gone:

@@ -41,8 +41,9 @@ def model_monitor_no_baseline(inv: Inventory) -> Iterator[Verdict]:
         constraints = (job.baseline.get("ConstraintsResource") or {}).get("S3Uri")
         baselining_job = job.baseline.get("BaseliningJobName")
         mtype = monitoring_type(s)
-        evidence = {"MonitoringType": mtype, "named_definition": job.named,
-                    "ConstraintsResource": constraints, "BaseliningJobName": baselining_job}
+        evidence: dict[str, Any] = {
+            "MonitoringType": mtype, "named_definition": job.named,
+            "ConstraintsResource": constraints, "BaseliningJobName": baselining_job}
         if constraints or baselining_job:
             yield passed(s, "the monitor compares against a baseline", **evidence)
         else:
@@ -80,8 +81,8 @@ def model_monitor_network_isolation_disabled(inv: Inventory) -> Iterator[Verdict
             continue
         isolated = (job.network or {}).get("EnableNetworkIsolation")
         mtype = monitoring_type(s)
-        evidence = {"MonitoringType": mtype, "named_definition": job.named,
-                    "EnableNetworkIsolation": isolated}
+        evidence: dict[str, Any] = {"MonitoringType": mtype, "named_definition": job.named,
+                                    "EnableNetworkIsolation": isolated}
         if isolated is True:
             yield passed(s, "the monitoring job is network isolated", **evidence)
         else:
@@ -117,8 +118,9 @@ def model_monitor_intercontainer_encryption_disabled(inv: Inventory) -> Iterator
             continue
         encrypted = (job.network or {}).get("EnableInterContainerTrafficEncryption")
         count = job.cluster.get("InstanceCount")
-        evidence = {"named_definition": job.named,
-                    "EnableInterContainerTrafficEncryption": encrypted, "InstanceCount": count}
+        evidence: dict[str, Any] = {
+            "named_definition": job.named,
+            "EnableInterContainerTrafficEncryption": encrypted, "InstanceCount": count}
         if encrypted is True:
             yield passed(s, "traffic between monitoring instances is encrypted", **evidence)
         elif count == 1:
