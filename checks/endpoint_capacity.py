@@ -23,7 +23,9 @@ COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 
 
 def variant_resource_id(endpoint: str, variant: str) -> str:
-    return f"endpoint/{endpoint}/variant/{variant}"
+    """The Application Auto Scaling ResourceId of a variant, lower-cased: SageMaker names are
+    unique regardless of case, so a target registered as "endpoint/Churn/..." still matches."""
+    return f"endpoint/{endpoint}/variant/{variant}".lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +52,12 @@ class Scaling:
 
 
 def scaling_index(inv: Inventory) -> dict[tuple[str, str], Scaling]:
-    """Targets with their policies and scheduled actions, keyed by (ResourceId, dimension);
+    """Targets with their policies and scheduled actions, keyed by (lower-cased ResourceId,
+    dimension);
     listed once per region by the collector, joined here once per check run."""
 
     def key(r: Resource) -> tuple[str, str]:
-        return (r.get("ResourceId") or "", r.get("ScalableDimension") or "")
+        return ((r.get("ResourceId") or "").lower(), r.get("ScalableDimension") or "")
 
     policies: dict[tuple[str, str], list[Resource]] = {}
     for p in inv.of(Kind.SCALING_POLICIES):
@@ -170,7 +173,7 @@ def sagemaker_endpoint_config_initial_instance_count_le_1(inv: Inventory) -> Ite
     """
     min_capacity = (
         {
-            t.get("ResourceId"): t.get("MinCapacity")
+            (t.get("ResourceId") or "").lower(): t.get("MinCapacity")
             for t in inv.of(Kind.SCALABLE_TARGETS)
             if t.get("ScalableDimension") == INSTANCE_DIMENSION
         }
@@ -223,11 +226,11 @@ def _resource_exists(
             return False, f"endpoint {parts[1]} no longer exists"
         if ep.incomplete_reason:
             return None, f"endpoint {parts[1]} not fully described: {ep.incomplete_reason}"
-        names = {v.name for v in variants(ep)}
+        names = {v.name.lower() for v in variants(ep)}
         if not names:
             status = ep.get("EndpointStatus")
             return None, f"endpoint {parts[1]} reports no variants while {status}"
-        if parts[3] not in names:
+        if parts[3].lower() not in names:
             return False, f"endpoint {parts[1]} has no variant {parts[3]}"
         return True, ""
     if len(parts) == 2 and parts[0] == "inference-component":
@@ -273,9 +276,9 @@ def sagemaker_endpoint_autoscaling_misconfigured(inv: Inventory) -> Iterator[Ver
     endpoints = {e.name.lower(): e for e in inv.of(Kind.ENDPOINTS)}
     components = inv.by_name(Kind.INFERENCE_COMPONENTS)
     alarm_names = {a.name for a in inv.of(Kind.ALARMS)}
-    for key, s in scaling_index(inv).items():
-        resource_id, dimension = key
+    for (_, dimension), s in scaling_index(inv).items():
         t = s.target
+        resource_id = t.get("ResourceId") or ""
         evidence: dict[str, Any] = {
             "ResourceId": resource_id,
             "ScalableDimension": dimension,

@@ -54,6 +54,15 @@ def test_single_instance_sample_variants() -> None:
                                  "Churn-Realtime-AB/variant-b": Status.FAIL}
 
 
+def test_single_instance_target_matches_mixed_case_endpoint_name() -> None:
+    """A target on endpoint/Churn-Realtime-AB/variant/variant-b rescues the sample's variant-b."""
+    data = sample("sagemaker_describe_endpoint_inservice_multivariant")["response"]
+    results = run(single, inv(res(Kind.ENDPOINTS, data["EndpointName"], **data),
+                              target("Churn-Realtime-AB", "variant-b"),
+                              policy("Churn-Realtime-AB", "variant-b")))
+    assert statuses(results)["Churn-Realtime-AB/variant-b"] is Status.PASS
+
+
 def test_single_instance_autoscaling_rescues_only_with_policy_and_room() -> None:
     """A target with MaxCapacity 4 and a policy passes; no policy, max 1 or suspended fails."""
     results = run(single, inv(
