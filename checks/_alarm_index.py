@@ -9,7 +9,7 @@ alarms they reference page someone. The index resolves that once instead of per 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +117,7 @@ class AlarmIndex:
         for parent, kids in children.items():
             for kid in kids:
                 parents.setdefault(kid, []).append(parent)
+        self._parents = parents
         effective: dict[str, bool] = {}
 
         def resolve(name: str, seen: frozenset[str]) -> bool:
@@ -153,7 +154,8 @@ class AlarmIndex:
         return cls(inv.of(Kind.ALARMS), inv.account_id)
 
     def parents_of(self, name: str) -> list[str]:
-        return [a.name for a in self.alarms.values() if name in a.children]
+        """Composite alarms whose rule references `name` with ALARM()."""
+        return list(self._parents.get(name, ()))
 
     def covering(
         self,
@@ -186,7 +188,7 @@ class AlarmIndex:
                     out[info.name] = info
         return list(out.values())
 
-    def matching(self, predicate: Any) -> list[AlarmInfo]:
+    def matching(self, predicate: Callable[[MetricRef], bool]) -> list[AlarmInfo]:
         """Metric alarms having at least one metric for which `predicate(ref)` is true."""
         return [
             a for a in self.alarms.values() if not a.composite and any(map(predicate, a.metrics))

@@ -45,13 +45,9 @@ def as_datetime(value: Any) -> datetime | None:
     return None
 
 
-def same_name(a: str | None, b: str | None) -> bool:
-    # SageMaker names are unique regardless of case (the ARN is lower-cased), so a schedule or
-    # an alarm naming "Churn-API" and an endpoint "churn-api" are the same resource.
-    return a is not None and b is not None and a.lower() == b.lower()
-
-
 def by_lower_name(resources: Iterable[Resource]) -> dict[str, Resource]:
+    # SageMaker names are unique regardless of case (the ARN is lower-cased), so a schedule
+    # naming "Churn-API" watches the endpoint "churn-api".
     return {r.name.lower(): r for r in resources}
 
 
@@ -322,7 +318,3 @@ def last_execution(schedule: Resource) -> Mapping[str, Any] | None:
     summary = schedule.get("LastMonitoringExecutionSummary")
     return summary if isinstance(summary, Mapping) else None
 
-
-def iter_kind(inv: Inventory, kind: Kind) -> Iterator[Resource]:
-    """Resources of `kind` whose describe succeeded (the others cannot be judged)."""
-    return (r for r in inv.of(kind) if not r.incomplete_reason)

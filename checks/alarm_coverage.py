@@ -9,11 +9,17 @@ that feed a composite alarm which has them, count as coverage.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
-from checks._alarm_index import MONITOR_NAMESPACE, SAGEMAKER_NAMESPACE, AlarmIndex, MetricRef
+from checks._alarm_index import (
+    MONITOR_NAMESPACE,
+    SAGEMAKER_NAMESPACE,
+    AlarmIndex,
+    AlarmInfo,
+    MetricRef,
+)
 from checks._helpers import SERVING, is_async, monitor_job, monitor_target, variants
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 
@@ -27,7 +33,12 @@ ASYNC_LATENCY_METRICS = ("ModelLatency", "TotalProcessingTime", "TimeInBacklog")
 _MICROSECOND_FLOOR = 1000.0
 
 
-def _names(alarms: list[Any]) -> list[str]:
+# Turns a covered variant into a verdict of its own (e.g. FAIL for thresholds in the wrong unit),
+# or None to let it pass.
+Judge = Callable[[Resource, str, list[AlarmInfo], dict[str, Any]], Verdict | None]
+
+
+def _names(alarms: list[AlarmInfo]) -> list[str]:
     return sorted(a.name for a in alarms)
 
 
@@ -37,7 +48,7 @@ def _variant_coverage(
     async_metrics: tuple[str, ...],
     what: str,
     alarm_account_ids: tuple[str, ...],
-    judge: Any = None,
+    judge: Judge | None = None,
 ) -> Iterator[Verdict]:
     """One verdict per variant of each serving endpoint; `judge(ep, variant, alarms, evidence)`
     may turn a covered variant into a FAIL (e.g. thresholds in the wrong unit)."""
@@ -111,11 +122,11 @@ def sagemaker_endpoint_no_error_alarm(
                                  alarm_account_ids)
 
 
-def _latency_units(ep: Resource, variant: str, alarms: list[Any],
+def _latency_units(ep: Resource, variant: str, alarms: list[AlarmInfo],
                    evidence: dict[str, Any]) -> Verdict | None:
     """FAIL (low) when every covering alarm is a plain latency alarm with a threshold that only
     makes sense in milliseconds; metric math and anomaly bands are given the benefit of doubt."""
-    def plausible(a: Any) -> bool:
+    def plausible(a: AlarmInfo) -> bool:
         threshold = a.threshold()
         return not a.single_metric() or threshold is None or threshold >= _MICROSECOND_FLOOR
 
