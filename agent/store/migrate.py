@@ -1,0 +1,125 @@
+"""Alembic, driven from code: the migration scripts ship inside the installed package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent.store.engine import make_engine, where
+from agent.store.errors import StoreError, describe
+from agent.store.tables import metadata
+
+# Our own name, so a PostgreSQL database shared with another Alembic project cannot collide.
+VERSION_TABLE = "mllens_schema_version"
+
+
+def migrations_dir() -> Path:
+    """The `migrations` package directory, wherever the project is installed."""
+    return Path(str(resources.files("migrations")))
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("path_separator", "os")
+    if connection is not None:
+        # env.py runs on this connection instead of building an engine from a URL.
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this version's migrations know `revision` (a newer mllens may have written it)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except (CommandError, RevisionError):
+        return False
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise StoreError(f"no migrations found in {migrations_dir()}")
+    return head
+
+
+@contextmanager
+def _engine(engine_or_url: Engine | str | URL) -> Iterator[Engine]:
+    if isinstance(engine_or_url, Engine):
+        yield engine_or_url
+        return
+    engine = make_engine(engine_or_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def current_revision(engine_or_url: Engine | str | URL) -> str | None:
+    """The schema revision the database is at; None for a database never migrated."""
+    with _engine(engine_or_url) as engine:
+        try:
+            with engine.connect() as conn:
+                ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+                return ctx.get_current_revision()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot read the schema version of {where(engine)}: {describe(exc)}"
+            ) from exc
+
+
+def needs_upgrade(engine_or_url: Engine | str | URL) -> bool:
+    return current_revision(engine_or_url) != head_revision()
+
+
+def has_tables(engine: Engine) -> bool:
+    """Whether any of our tables exist, migrated or not."""
+    try:
+        with engine.connect() as conn:
+            existing = set(inspect(conn).get_table_names())
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot inspect {where(engine)}: {describe(exc)}") from exc
+    return bool(existing & set(metadata.tables))
+
+
+def upgrade(engine_or_url: Engine | str | URL, revision: str = "head") -> None:
+    """Migrate the database to `revision` in one transaction."""
+    with _engine(engine_or_url) as engine:
+        try:
+            with migration_connection(engine) as conn:
+                command.upgrade(alembic_config(conn), revision)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate {where(engine)}: {describe(exc)}") from exc
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that commits when the migration succeeds.
+
+    On SQLite, foreign keys are switched off meanwhile: a batch migration recreates a table by
+    copy-and-drop, and with enforcement on, the drop would cascade into the child tables. The
+    pragma is a no-op inside a transaction, so it is set on the raw connection before BEGIN.
+    """
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        raw = conn.connection.driver_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys = ON")

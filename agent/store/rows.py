@@ -1,0 +1,158 @@
+"""What the store hands back: frozen rows, apart from the tables they are read from."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agent.domain import Pillar, Severity
+
+
+class ScanStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    # Finished, but some account, region or collector could not be read completely.
+    PARTIAL = "partial"
+    FAILED = "failed"
+    # Left running by a process that died or was stopped.
+    INTERRUPTED = "interrupted"
+
+
+class CoverageState(enum.StrEnum):
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class FindingStatus(enum.StrEnum):
+    """A finding's status: a check's verdict, or GONE.
+
+    GONE means a scan evaluated the finding's (account, region, check) scope completely and no
+    longer reported it: the resource (or sub-resource) was deleted. Equal to the matching
+    `agent.domain.Status` members as strings.
+    """
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    UNKNOWN = "UNKNOWN"
+    GONE = "GONE"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRow:
+    id: int
+    uid: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: ScanStatus
+    scope: Mapping[str, Any]
+    api_calls: int
+    summary: Mapping[str, Any]
+    error: str | None
+    tool_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    scan_id: int
+    account_id: str
+    region: str
+    kind: str
+    state: CoverageState
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GapRow:
+    scan_id: int
+    account_id: str
+    region: str
+    service: str
+    operation: str
+    kind: str
+    message: str
+    resource_arn: str | None
+    kinds: tuple[str, ...]
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    account_id: str
+    region: str
+    kind: str
+    arn: str
+    name: str
+    first_seen_at: datetime
+    first_seen_scan_id: int
+    last_seen_at: datetime
+    last_seen_scan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One finding as of a scan.
+
+    `status` is the latest *known* status: an UNKNOWN observation after a known one leaves it
+    (and severity, reason, evidence) alone and sets `unknown_since_*`/`unknown_reason` instead.
+    `last_seen_*` is None in a view of an earlier scan: history records changes, not sightings.
+    """
+
+    id: int
+    key: str
+    check_id: str
+    account_id: str
+    region: str
+    resource_arn: str
+    sub_resource: str
+    resource_kind: str
+    status: FindingStatus
+    severity: Severity
+    pillar: Pillar
+    reason: str
+    evidence: Mapping[str, Any]
+    observed_at: datetime
+    first_seen_at: datetime
+    first_seen_scan_id: int
+    last_seen_at: datetime | None
+    last_seen_scan_id: int | None
+    resolved_at: datetime | None
+    resolved_scan_id: int | None
+    reopened_at: datetime | None
+    unknown_since_at: datetime | None
+    unknown_since_scan_id: int | None
+    unknown_reason: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == FindingStatus.FAIL
+
+
+@dataclass(frozen=True, slots=True)
+class FindingEventRow:
+    """A change in what a check reported for a finding (or its first observation)."""
+
+    finding_id: int
+    scan_id: int
+    at: datetime
+    status: FindingStatus
+    severity: Severity
+    reason: str
+    evidence: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountWrite:
+    """What one `write_account` changed, for the scan's log line."""
+
+    findings: int
+    opened: int
+    resolved: int
+    reopened: int
+    gone: int
+    events: int
