@@ -85,8 +85,9 @@ def recording(pair: Pair, original: Handler) -> Handler:
 
     @functools.wraps(original)
     def create(self: Any) -> Any:
+        # Read before moto runs: some moto handlers add defaults to the parsed request in place.
+        params = copy.deepcopy(request_params(self))
         result = original(self)
-        params = request_params(self)
         store = backend(self.current_account, self.region)
         with store.lock:
             store.created[(pair.create, str(params[pair.key]))] = params

@@ -152,7 +152,7 @@ def describe_scalable_targets(original: Handler) -> Handler:
         answer: dict[str, Any] = {"ScalableTargets": built}
         if token:
             answer["NextToken"] = token
-        return json.dumps(answer, default=_epoch)
+        return json.dumps(answer)
 
     return _mark(handler)
 
@@ -174,10 +174,3 @@ def describe_scheduled_actions(original: Handler) -> Handler:
         return json.dumps(answer)
 
     return _mark(handler)
-
-
-def _epoch(value: Any) -> Any:
-    # moto keeps some Application Auto Scaling times as datetimes; JSON carries epoch seconds.
-    if hasattr(value, "timestamp"):
-        return value.timestamp()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -42,6 +42,14 @@ class Emulator:
     def running(self) -> bool:
         return self._server is not None
 
+    def client(self, service: str, region: str = "us-east-1", **kwargs: Any) -> Any:
+        """A boto3 client for this emulator with moto's test credentials (default account)."""
+        import boto3
+
+        kwargs.setdefault("aws_access_key_id", "testing")
+        kwargs.setdefault("aws_secret_access_key", "testing")
+        return boto3.client(service, region_name=region, endpoint_url=self.url, **kwargs)
+
     def start(self) -> Emulator:
         if self._server is not None:
             return self
