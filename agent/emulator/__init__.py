@@ -4,12 +4,14 @@
     from agent.emulator import Emulator, FaultRule, throttled
 
     with Emulator() as emu:                    # free port; Emulator(latency=0.05) slows calls
-        sm = boto3.client("sagemaker", region_name="us-east-1", endpoint_url=emu.url,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        sm = emu.client("sagemaker", "us-east-1")   # boto3, endpoint_url=emu.url, test keys
         ...                                    # create resources through the AWS API
         emu.seed.add_monitoring_execution("churn-dq", "CompletedWithViolations")
         emu.faults.add(throttled(service="sagemaker", operation="ListEndpoints", times=2))
         emu.reset()                            # every account and region, and all fault rules
+
+moto's state is process-wide: two emulators in one process share it, and `reset()` on either
+clears both. Installing the extensions patches moto's response classes for the whole process.
 
 Accounts: moto serves the account owning the request's access key. Plain keys ("testing")
 belong to 123456789012; keys from moto's STS AssumeRole belong to the role's account, so a
