@@ -7,7 +7,7 @@ the database comes from `-x url=...` or `sqlalchemy.url` in alembic.ini, e.g.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -23,7 +23,7 @@ from agent.store.types import JSONDoc, UTCDateTime
 _PG_LOCK_ID = 0x6D6C6C656E73
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render our column types as their plain SQL types, so migrations never import app code."""
     if type_ != "type":
         return False

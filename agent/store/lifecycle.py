@@ -133,14 +133,9 @@ def advance(state: FindingState, obs: Observation) -> FindingState:
 def _unknown(state: FindingState, obs: Observation) -> FindingState:
     seen = replace(state, last_seen_at=obs.at, last_seen_scan_id=obs.scan_id)
     if state.status == UNKNOWN:
-        # Nothing known to protect: the latest UNKNOWN is the best description.
-        return replace(
-            seen,
-            severity=obs.severity,
-            reason=obs.reason,
-            evidence=obs.evidence,
-            observed_at=obs.at,
-        )
+        # Nothing known to protect: the latest UNKNOWN is the best description. Severity
+        # stays: an UNKNOWN has none of its own, and events ignore it.
+        return replace(seen, reason=obs.reason, evidence=obs.evidence, observed_at=obs.at)
     if state.unknown_since_at is None:
         seen = replace(seen, unknown_since_at=obs.at, unknown_since_scan_id=obs.scan_id)
     return replace(seen, unknown_reason=obs.reason)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from agent.domain import Pillar, Severity
 from agent.store import lifecycle
@@ -54,24 +55,28 @@ def find_scan(session: Session, uid_or_id: int | str) -> ScanRecord | None:
     """By id, by uid, or by a uid prefix of at least 4 characters that matches one scan."""
     if isinstance(uid_or_id, int) or uid_or_id.isdigit():
         return session.get(ScanRecord, int(uid_or_id))
-    exact = session.scalars(select(ScanRecord).where(ScanRecord.uid == uid_or_id)).first()
+    exact = session.scalars(select(ScanRecord).where(col(ScanRecord.uid) == uid_or_id)).first()
     if exact is not None or len(uid_or_id) < 4:
         return exact
     matches = session.scalars(
-        select(ScanRecord).where(ScanRecord.uid.startswith(uid_or_id, autoescape=True)).limit(2)
+        select(ScanRecord)
+        .where(col(ScanRecord.uid).startswith(uid_or_id, autoescape=True))
+        .limit(2)
     ).all()
     return matches[0] if len(matches) == 1 else None
 
 
 def latest_scan_id(session: Session) -> int | None:
-    return session.scalar(select(func.max(ScanRecord.id)))
+    return session.scalar(select(func.max(col(ScanRecord.id))))
 
 
 def coverage_rows(session: Session, scan_id: int) -> list[CoverageRow]:
     q = (
         select(CoverageRecord)
-        .where(CoverageRecord.scan_id == scan_id)
-        .order_by(CoverageRecord.account_id, CoverageRecord.region, CoverageRecord.kind)
+        .where(col(CoverageRecord.scan_id) == scan_id)
+        .order_by(
+            col(CoverageRecord.account_id), col(CoverageRecord.region), col(CoverageRecord.kind)
+        )
     )
     return [
         CoverageRow(c.scan_id, c.account_id, c.region, c.kind, CoverageState(c.state), c.reason)
@@ -80,7 +85,7 @@ def coverage_rows(session: Session, scan_id: int) -> list[CoverageRow]:
 
 
 def gap_rows(session: Session, scan_id: int) -> list[GapRow]:
-    q = select(GapRecord).where(GapRecord.scan_id == scan_id).order_by(GapRecord.id)
+    q = select(GapRecord).where(col(GapRecord.scan_id) == scan_id).order_by(col(GapRecord.id))
     return [
         GapRow(
             scan_id=g.scan_id,
@@ -100,7 +105,10 @@ def gap_rows(session: Session, scan_id: int) -> list[GapRow]:
 
 def resource_rows(session: Session, q: Select[Any]) -> list[ResourceRow]:
     q = q.order_by(
-        ResourceRecord.account_id, ResourceRecord.region, ResourceRecord.kind, ResourceRecord.arn
+        col(ResourceRecord.account_id),
+        col(ResourceRecord.region),
+        col(ResourceRecord.kind),
+        col(ResourceRecord.arn),
     )
     return [
         ResourceRow(
@@ -131,20 +139,26 @@ def finding_filters(
 ) -> list[ColumnElement[bool]]:
     filters = []
     if account_id is not None:
-        filters.append(FindingRecord.account_id == account_id)
+        filters.append(col(FindingRecord.account_id) == account_id)
     if region is not None:
-        filters.append(FindingRecord.region == region)
+        filters.append(col(FindingRecord.region) == region)
     if check_id is not None:
-        filters.append(FindingRecord.check_id == check_id)
+        filters.append(col(FindingRecord.check_id) == check_id)
     return filters
 
 
 _ORDER = (
-    FindingRecord.account_id,
-    FindingRecord.region,
-    FindingRecord.check_id,
-    FindingRecord.resource_arn,
-    FindingRecord.sub_resource,
+    col(FindingRecord.account_id),
+    col(FindingRecord.region),
+    col(FindingRecord.check_id),
+    col(FindingRecord.resource_arn),
+    col(FindingRecord.sub_resource),
+)
+
+_EVENT_ORDER = (
+    col(FindingEventRecord.finding_id),
+    col(FindingEventRecord.scan_id),
+    col(FindingEventRecord.id),
 )
 
 
@@ -154,7 +168,7 @@ def current_findings(
     q = select(FindingRecord).where(*filters).order_by(*_ORDER)
     wanted = _statuses(status)
     if wanted is not None:
-        q = q.where(FindingRecord.status.in_(sorted(wanted)))
+        q = q.where(col(FindingRecord.status).in_(sorted(wanted)))
     out = []
     for rec in session.scalars(q):
         values = {name: getattr(rec, name) for name in _STATE_FIELDS}
@@ -167,13 +181,17 @@ def findings_as_of(
     session: Session, filters: list[ColumnElement[bool]], scan_id: int, status: StatusFilter
 ) -> list[FindingRow]:
     """Each finding as it stood after scan `scan_id`, replayed from its events."""
-    seen = [*filters, FindingRecord.first_seen_scan_id <= scan_id]
+    seen = [*filters, col(FindingRecord.first_seen_scan_id) <= scan_id]
     records = session.scalars(select(FindingRecord).where(*seen).order_by(*_ORDER)).all()
     events = session.scalars(
         select(FindingEventRecord)
-        .join(FindingRecord, FindingRecord.id == FindingEventRecord.finding_id)
-        .where(*seen, FindingEventRecord.scan_id <= scan_id)
-        .order_by(FindingEventRecord.finding_id, FindingEventRecord.scan_id, FindingEventRecord.id)
+        .join(FindingRecord, col(FindingRecord.id) == col(FindingEventRecord.finding_id))
+        .where(*seen, col(FindingEventRecord.scan_id) <= scan_id)
+        .order_by(
+            col(FindingEventRecord.finding_id),
+            col(FindingEventRecord.scan_id),
+            col(FindingEventRecord.id),
+        )
     )
     states: dict[int, FindingState] = {}
     for ev in events:
@@ -229,8 +247,12 @@ def finding_row(rec: FindingRecord, state: FindingState, *, as_of: bool) -> Find
 def event_rows(session: Session, finding_ids: Sequence[int]) -> list[FindingEventRow]:
     q = (
         select(FindingEventRecord)
-        .where(FindingEventRecord.finding_id.in_(finding_ids))
-        .order_by(FindingEventRecord.finding_id, FindingEventRecord.scan_id, FindingEventRecord.id)
+        .where(col(FindingEventRecord.finding_id).in_(finding_ids))
+        .order_by(
+            col(FindingEventRecord.finding_id),
+            col(FindingEventRecord.scan_id),
+            col(FindingEventRecord.id),
+        )
     )
     return [
         FindingEventRow(

@@ -12,6 +12,7 @@ from typing import Any, Self
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, utcnow
 from agent.store import migrate, reads, writes
@@ -83,10 +84,13 @@ class Store:
 
     # -- scans ---------------------------------------------------------------------------------
 
-    def start_scan(self, scope: Mapping[str, Any], *, version: str | None = None) -> int:
+    def start_scan(
+        self, scope: Mapping[str, Any], *, uid: str | None = None, version: str | None = None
+    ) -> int:
+        """Record a running scan; its id. `uid` lets the caller reuse the id it logs with."""
         with self._session("starting a scan", write=True) as s:
             rec = ScanRecord(
-                uid=str(uuid.uuid4()),
+                uid=uid or str(uuid.uuid4()),
                 started_at=utcnow(),
                 status=ScanStatus.RUNNING.value,
                 scope=dict(scope),
@@ -151,16 +155,16 @@ class Store:
     ) -> list[int]:
         """Close scans left running (one, or all started before a time, or all); their ids."""
         with self._session("marking scans interrupted", write=True) as s:
-            q = select(ScanRecord.id).where(ScanRecord.status == ScanStatus.RUNNING.value)
+            q = select(col(ScanRecord.id)).where(col(ScanRecord.status) == ScanStatus.RUNNING.value)
             if scan_id is not None:
-                q = q.where(ScanRecord.id == scan_id)
+                q = q.where(col(ScanRecord.id) == scan_id)
             if started_before is not None:
-                q = q.where(ScanRecord.started_at < started_before)
-            ids = sorted(s.scalars(q))
+                q = q.where(col(ScanRecord.started_at) < started_before)
+            ids = sorted(i for i in s.scalars(q) if i is not None)
             if ids:
                 s.execute(
                     update(ScanRecord)
-                    .where(ScanRecord.id.in_(ids))
+                    .where(col(ScanRecord.id).in_(ids))
                     .values(status=ScanStatus.INTERRUPTED.value, finished_at=utcnow(), error=error)
                 )
             return ids
@@ -172,7 +176,7 @@ class Store:
 
     def latest_scans(self, n: int = 10) -> list[ScanRow]:
         with self._session("listing scans") as s:
-            q = select(ScanRecord).order_by(ScanRecord.id.desc()).limit(n)
+            q = select(ScanRecord).order_by(col(ScanRecord.id).desc()).limit(n)
             return [reads.scan_row(r) for r in s.scalars(q)]
 
     # -- what a scan saw -----------------------------------------------------------------------
@@ -196,13 +200,13 @@ class Store:
         with self._session("reading resources") as s:
             q = select(ResourceRecord)
             if account_id is not None:
-                q = q.where(ResourceRecord.account_id == account_id)
+                q = q.where(col(ResourceRecord.account_id) == account_id)
             if region is not None:
-                q = q.where(ResourceRecord.region == region)
+                q = q.where(col(ResourceRecord.region) == region)
             if kind is not None:
-                q = q.where(ResourceRecord.kind == kind)
+                q = q.where(col(ResourceRecord.kind) == kind)
             if last_seen_scan_id is not None:
-                q = q.where(ResourceRecord.last_seen_scan_id == last_seen_scan_id)
+                q = q.where(col(ResourceRecord.last_seen_scan_id) == last_seen_scan_id)
             return reads.resource_rows(s, q)
 
     # -- findings ------------------------------------------------------------------------------
@@ -234,7 +238,9 @@ class Store:
             if isinstance(key_or_id, int):
                 fid: int | None = key_or_id
             else:
-                fid = s.scalar(select(FindingRecord.id).where(FindingRecord.key == key_or_id))
+                fid = s.scalar(
+                    select(col(FindingRecord.id)).where(col(FindingRecord.key) == key_or_id)
+                )
             return reads.event_rows(s, [fid]) if fid is not None else []
 
 
@@ -267,6 +273,6 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
     if not allow_upgrade:
         raise StoreError(
             f"{where(engine)} has schema revision {current} but this mllens needs {head}: "
-            "upgrade the database first"
+            "run `mllens db upgrade`"
         )
     migrate.upgrade(engine)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, Status
 from agent.store import lifecycle
@@ -44,7 +45,8 @@ def check_account(
     resources: Sequence[Resource],
 ) -> None:
     """Refuse records of another account before anything is written."""
-    for item in (*results, *gaps, *resources):
+    items: tuple[Result | Gap | Resource, ...] = (*results, *gaps, *resources)
+    for item in items:
         if item.account_id != account_id:
             raise ValueError(
                 f"{type(item).__name__} of account {item.account_id} passed for {account_id}"
@@ -113,8 +115,11 @@ def write_resources(
         (region, kind, arn): rid
         for rid, region, kind, arn in session.execute(
             select(
-                ResourceRecord.id, ResourceRecord.region, ResourceRecord.kind, ResourceRecord.arn
-            ).where(ResourceRecord.account_id == account_id)
+                col(ResourceRecord.id),
+                col(ResourceRecord.region),
+                col(ResourceRecord.kind),
+                col(ResourceRecord.arn),
+            ).where(col(ResourceRecord.account_id) == account_id)
         )
     }
     seen = {"last_seen_at": now, "last_seen_scan_id": scan_id}
@@ -178,7 +183,7 @@ def write_findings(
     existing = {
         row.key: row
         for row in session.scalars(
-            select(FindingRecord).where(FindingRecord.account_id == account_id)
+            select(FindingRecord).where(col(FindingRecord.account_id) == account_id)
         )
     }
     tally = _Tally(findings=len(reported))

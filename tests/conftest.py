@@ -1,0 +1,95 @@
+"""Shared fixtures. Store fixtures: one SQLite file per test, one PostgreSQL schema per test.
+
+PostgreSQL comes from MLLENS_TEST_PG_URL. Each test session (each xdist worker) creates its own
+database `mllens_test_<random>` and drops it at the end; each test gets a fresh schema in it,
+selected through the connection's search_path, so parallel runs never see each other.
+Unreachable PostgreSQL skips its tests locally and fails them when CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+from agent.store import Store
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _libpq(url: URL) -> str:
+    """A SQLAlchemy URL as a libpq connection string for psycopg."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _render(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> URL:
+    """The PostgreSQL server for tests; skipped locally (failed in CI) when unreachable."""
+    url = make_url(os.environ.get("MLLENS_TEST_PG_URL", DEFAULT_PG_URL))
+    try:
+        with psycopg.connect(_libpq(url), connect_timeout=3):
+            pass
+    except psycopg.Error as exc:
+        detail = " ".join(str(exc).split())
+        message = f"PostgreSQL at {url.render_as_string()} unreachable: {detail}"
+        if _in_ci():
+            pytest.fail(f"{message} (CI=true: PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(f"{message} (set MLLENS_TEST_PG_URL)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_admin_url: URL) -> Iterator[URL]:
+    """A database of its own for this test session, dropped afterwards."""
+    name = f"mllens_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_admin_url.set(database=name)
+    finally:
+        with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database: URL) -> str:
+    """A URL whose connections live in a fresh, empty schema of the session's database."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(pg_database), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return _render(pg_database.update_query_dict({"options": f"-csearch_path={schema}"}))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mllens.db'}"
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on each supported engine in turn."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated, empty store on each engine."""
+    with Store.open(db_url) as s:
+        yield s
