@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -291,3 +292,23 @@ def test_parse_url_bare_postgresql_means_psycopg() -> None:
     """postgresql:// and postgres:// use psycopg 3, the driver that is installed."""
     assert parse_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert parse_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_store_concurrent_writers_all_land(db_url: str) -> None:
+    """Two stores on one database writing at once (two processes) both succeed."""
+    with Store.open(db_url) as one, Store.open(db_url) as two:
+        sid = one.start_scan({})
+        accounts = [f"{n:012d}" for n in range(8)]
+
+        def write(store: Store, account: str) -> None:
+            arn = ARN.replace(ACCOUNT, account)
+            res = _result(account_id=account, resource_arn=arn, evidence={})
+            store.write_account(sid, account, [res], [], [], [], set())
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [
+                pool.submit(write, one if i % 2 else two, acct) for i, acct in enumerate(accounts)
+            ]
+            for f in futures:
+                f.result()
+        assert sorted(r.account_id for r in one.findings()) == accounts
