@@ -87,7 +87,8 @@ def _prepare_sqlite_path(path: Path) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create directory {parent} for the database: {_why(exc)}") from exc
+        why = _why(exc, parent)
+        raise StoreError(f"cannot create directory {parent} for the database: {why}") from exc
     if path.is_dir():
         raise StoreError(f"cannot use {path} as the database: it is a directory")
     # WAL mode writes two files next to the database, so the directory must be writable too.
@@ -98,7 +99,12 @@ def _prepare_sqlite_path(path: Path) -> Path:
     return path
 
 
-def _why(exc: OSError) -> str:
+def _why(exc: OSError, parent: Path) -> str:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        # mkdir says "File exists" when an ancestor is a file; name the file instead.
+        for ancestor in (parent, *parent.parents):
+            if ancestor.exists() and not ancestor.is_dir():
+                return f"{ancestor} is not a directory"
     return exc.strerror or str(exc)
 
 
