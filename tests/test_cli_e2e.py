@@ -140,3 +140,34 @@ def test_checks_list_formats() -> None:
     assert all(c["lens_ids"] and c["legacy_lens_ids"] for c in catalog)
     md = mllens("checks", "list", "--format", "markdown")
     assert md.returncode == 0 and md.stdout.startswith("| Check |")
+
+
+def test_scan_logs_json_with_context_and_no_secrets(estate: Emulator, tmp_path: Path) -> None:
+    """Log lines are JSON off a terminal, carry scan/account/region/collector, and hold no keys."""
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    proc = mllens(
+        "--log-level", "info", "scan", "--db", str(tmp_path / "x.db"),
+        "--output", str(tmp_path / "out.json"), "-r", "eu-west-1",
+        env={"AWS_ENDPOINT_URL": estate.url, "AWS_SECRET_ACCESS_KEY": secret,
+             "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"},
+    )
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    events = []
+    for line in proc.stderr.splitlines():
+        if line.startswith("{"):
+            events.append(json.loads(line))
+    done = [e for e in events if e.get("event") == "collector_done"]
+    assert done, proc.stderr[-2000:]
+    assert all({"scan_id", "account", "region", "collector"} <= e.keys() for e in done)
+    gaps = [e for e in events if e.get("event") == "collection_gap"]
+    assert gaps and all(e["region"] == "eu-west-1" for e in gaps)
+    assert secret not in proc.stderr and "AKIAIOSFODNN7EXAMPLE" not in proc.stderr
+    assert json.loads((tmp_path / "out.json").read_text())
+
+
+def test_scan_unknown_profile_is_usage_error(tmp_path: Path) -> None:
+    """A profile that does not exist is a one-line usage error."""
+    proc = mllens("scan", "--profile", "nope", "--db", str(tmp_path / "x.db"),
+                  env={"AWS_CONFIG_FILE": str(tmp_path / "none")})
+    assert proc.returncode == 2
+    assert "nope" in _one_line_error(proc)
