@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint typecheck clean
+.PHONY: install demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mllens needs Python >= 3.11")'
@@ -25,10 +25,14 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not emulator and not postgres"
 
 lint: install
-	$(BIN)/ruff check agent checks migrations tests
+	$(BIN)/ruff check agent checks migrations tests bench
 
 typecheck: install
 	$(BIN)/mypy
+
+# Scan benchmark under AWS-like latency and limits: make bench ARGS='--rescan --serial'
+bench: install
+	$(BIN)/python bench/scan_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

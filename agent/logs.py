@@ -31,7 +31,9 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return event
 
 
-def configure(level: str = "warning", stream: TextIO | None = None, json: bool | None = None) -> None:
+def configure(
+    level: str = "warning", stream: TextIO | None = None, json: bool | None = None
+) -> None:
     stream = stream or sys.stderr
     if json is None:
         json = not stream.isatty()

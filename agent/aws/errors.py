@@ -60,7 +60,8 @@ _NOT_FOUND = {
     "ObjectNotFoundException",
 }
 _REGION_DISABLED = {"OptInRequired", "InvalidRegion"}
-_UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented", "UnsupportedOperation"}
+_UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented",
+                "UnsupportedOperation"}
 _SERVICE = {"InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable",
             "ServiceUnavailableException", "InternalServiceError", "InternalServiceException"}
 _NOT_FOUND_MESSAGE = re.compile(r"could not find|does not exist|not found|cannot be found", re.I)

@@ -116,7 +116,7 @@ class RegionHandle:
         await self._stack.__aenter__()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: Any) -> None:
         await self._stack.__aexit__(*exc)
 
     async def client(self, service: str) -> Any:

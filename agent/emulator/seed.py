@@ -184,7 +184,9 @@ def _monitor(sm: Any, name: str, endpoint: str, region: str, *, hardened: bool) 
         "MonitoringOutputConfig": output,
         "MonitoringResources": {"ClusterConfig": cluster},
         "MonitoringAppSpecification": {
-            "ImageUri": f"156813124566.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer"
+            "ImageUri": (
+                f"156813124566.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer"
+            )
         },
         "RoleArn": ROLE,
         **network,
@@ -263,7 +265,9 @@ def _glue(glue: Any, region: str) -> None:
     glue.create_security_configuration(
         Name="ml-etl-kms",
         EncryptionConfiguration={
-            "S3Encryption": [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": KMS.format(region=region)}],
+            "S3Encryption": [
+                {"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": KMS.format(region=region)}
+            ],
             "CloudWatchEncryption": {"CloudWatchEncryptionMode": "SSE-KMS",
                                      "KmsKeyArn": KMS.format(region=region)},
             "JobBookmarksEncryption": {"JobBookmarksEncryptionMode": "CSE-KMS",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from agent.emulator.faults import FaultMiddleware, Faults
+from agent.emulator.faults import FaultMiddleware, Faults, WsgiApp
 from agent.emulator.store import Seeder
 
 
@@ -16,14 +17,22 @@ class Emulator:
     `Emulator()` binds nothing until `start()` (or `with Emulator() as emu:`). Port 0 asks the
     OS for a free port; `url` is what clients take as `endpoint_url`. `latency` adds that many
     seconds to every AWS call (benchmarks); `faults` holds the fault rules; `seed` is the
-    Python seeding API for what AWS only changes by itself (see `agent.emulator`).
+    Python seeding API for what AWS only changes by itself (see `agent.emulator`). `wrap`, if
+    given, wraps the whole WSGI app (the benchmark puts its latency and rate limits there).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        wrap: Callable[[WsgiApp], WsgiApp] | None = None,
+    ) -> None:
         self.host = host
         self._requested_port = port
         self.faults = Faults()
         self.latency = latency
+        self._wrap = wrap
         self.seed = Seeder()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -65,9 +74,11 @@ class Emulator:
         from agent.emulator.extensions import install
 
         install()
-        app = FaultMiddleware(
+        app: WsgiApp = FaultMiddleware(
             DomainDispatcherApplication(create_backend_app), self.faults, self.latency
         )
+        if self._wrap is not None:
+            app = self._wrap(app)
         self._server = make_server(
             self.host,
             self._requested_port,
