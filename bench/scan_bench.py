@@ -253,7 +253,7 @@ def main() -> int:
             emu.stop()
     figures = report(runs, args, resources)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0 if all(r.exit_code == 0 for r in runs) else 1
 
 
