@@ -15,6 +15,7 @@ from agent import __version__
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.demo_cmd import demo
 from agent.cli.scan_cmd import safe_url, scan
+from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
 from checks import all_checks
 
@@ -32,6 +33,7 @@ app.add_typer(checks_app, name="checks")
 app.add_typer(db_app, name="db")
 app.command()(scan)
 app.command()(demo)
+app.command("wa-sync")(wa_sync)
 
 
 @app.callback()
