@@ -608,3 +608,19 @@ def test_sync_other_account_evidence_excluded(store: Store, tmp_path: Path) -> N
     theirs = sync(store, setup, accounts=(OTHER,))
     assert choice_plan(theirs, "REL1", "REL1_3").evidence.failed == len(SCALING)
     assert mine.evidence is not None and mine.evidence.scope.accounts == (ACCOUNT,)
+
+
+def test_sync_server_error_on_write_is_flagged_uncertain(store: Store) -> None:
+    """A write that fails with a server error may have landed: the message says to check it."""
+    review = Review(LEGACY_QUESTIONS)
+
+    def setup(stub: Stubber) -> None:
+        review.reads(stub)
+        review.get_answer(stub, "OPS4")
+        stub.add_client_error("update_answer", "InternalServerException", "try again", 500)
+
+    with pytest.raises(SyncFailed) as err:
+        sync(store, setup, apply=True)
+    msg = str(err.value)
+    assert "update of OPS4 may or may not have been applied" in msg
+    assert msg.endswith("; no other answer was written")

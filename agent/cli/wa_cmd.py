@@ -215,6 +215,8 @@ def render(report: SyncReport, output_format: str, stream: Console | None = None
                 t.add_row(*row)
         human.print(t)
     for plan in report.plans:
+        if plan.warning:
+            human.print(f"{plan.question_id}: {plan.warning}", highlight=False)
         for c in plan.choices:
             if c.warning:
                 human.print(f"{plan.question_id}/{c.choice_id}: {c.warning}", highlight=False)
@@ -294,6 +296,7 @@ def _plan_dict(p: QuestionPlan) -> dict[str, Any]:
         "notes_before": p.notes_before,
         "notes_after": p.notes_after,
         "notes_truncated": p.notes_truncated,
+        "warning": p.warning,
         "choices": [
             {
                 "choice_id": c.choice_id, "title": c.title, "practice": c.practice_id,

@@ -75,6 +75,7 @@ class QuestionPlan:
     # The UpdateAnswer parameters; None when nothing would change or the question is skipped.
     params: Mapping[str, Any] | None
     skipped: str | None = None
+    warning: str | None = None
 
 
 def _counts(e: CheckEvidence | ChoiceEvidence) -> str:
@@ -111,6 +112,8 @@ def answer_lines(plans: Sequence[tuple[Target, ChoiceEvidence]], evidence: Evide
         f"mllens evidence from {header(evidence)}; rewritten by every wa-sync",
         f"scope: {evidence.scope.describe()}",
     ]
+    if not plans:
+        lines.append("no findings in scope for the checks mapped to this question's choices")
     for target, ev in plans:
         p = target.practice
         lines.append(f"{target.choice.id} = {p.id} ({p.legacy_id}): {_counts(ev)}")
@@ -230,20 +233,21 @@ def plan_question(
         plans.append(ChoicePlan(cid, t.choice.title, t.practice.id, t.practice.legacy_id, ev,
                                 before, after, old_note, new_note, truncated, action, warning))
 
-    notes_after, notes_truncated = notes_before, False
+    notes_after, notes_truncated, warning = notes_before, False, None
     if written or notes.has_block(notes_before):
         merged = notes.merge(notes_before, answer_lines(written, evidence), ANSWER_NOTES_MAX)
         if merged.fitted:
             notes_after, notes_truncated = merged.text, merged.truncated
+        else:
+            warning = "no room for mllens notes on the answer (human notes fill the field)"
 
-    if not updates and notes_after == notes_before:
-        return QuestionPlan(q.id, q.pillar_id, q.title, tuple(plans), tuple(selected_before),
-                            tuple(selected), notes_before, notes_after, notes_truncated, None)
-    return QuestionPlan(
-        q.id, q.pillar_id, q.title, tuple(plans), tuple(selected_before), tuple(selected),
-        notes_before, notes_after, notes_truncated,
-        _params(answer, q.id, workload_id, lens_ref, selected, existing, updates, notes_after),
-    )
+    params = None
+    if updates or notes_after != notes_before:
+        params = _params(answer, q.id, workload_id, lens_ref, selected, existing, updates,
+                         notes_after)
+    return QuestionPlan(q.id, q.pillar_id, q.title, tuple(plans), tuple(selected_before),
+                        tuple(selected), notes_before, notes_after, notes_truncated, params,
+                        warning=warning)
 
 
 def _params(

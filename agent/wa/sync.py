@@ -118,6 +118,8 @@ async def run_sync(
             if report.writing and exc.kind in _UNCERTAIN:
                 message += (f"; the update of {report.writing} may or may not have been applied: "
                             "check it in the console")
+                if not report.written:
+                    raise SyncFailed(message + "; no other answer was written", report) from exc
             raise SyncFailed(message + written_note(report), report) from exc
         except WaError as exc:
             raise SyncFailed(str(exc) + written_note(report), report) from exc
