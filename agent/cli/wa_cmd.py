@@ -181,6 +181,11 @@ def execute(options: SyncOptions, store: Any, session: Callable[[], Any]) -> Syn
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted" + (written_note(report) or "; nothing was written"), 130)
+    except Exception:
+        # A bug: main() reports it; first say what had been written, which would be lost.
+        if report.written:
+            err_console.print(f"mllens: stopped{written_note(report)}", highlight=False)
+        raise
 
 
 def _row_counts(plan: QuestionPlan) -> list[list[str]]:
