@@ -16,7 +16,7 @@ from agent.cli.main import app
 from agent.domain import Status
 from agent.store import Store
 from agent.wa.sync import SyncOptions
-from tests.test_wa_sync import (
+from tests.test_wa_fakes import (
     ACCOUNT,
     LEGACY_QUESTIONS,
     SCALING,
@@ -25,7 +25,7 @@ from tests.test_wa_sync import (
     WID,
     Review,
     StubSession,
-    _result,
+    result,
 )
 
 
@@ -35,7 +35,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     url = f"sqlite:///{tmp_path_factory.mktemp('wacli') / 'mllens.db'}"
     with Store.open(url) as s:
         scan_id = s.start_scan({}, uid=SCAN_UID)
-        s.write_account(scan_id, ACCOUNT, [_result(c, Status.PASS, "ep-a") for c in SCALING],
+        s.write_account(scan_id, ACCOUNT, [result(c, Status.PASS, "ep-a") for c in SCALING],
                         [], [], [], set())
         s.finish_scan(scan_id, "complete", 0, {})
         yield s

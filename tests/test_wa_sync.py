@@ -1,302 +1,42 @@
-"""wa-sync against a stubbed Well-Architected Tool (botocore's Stubber: moto has no WA API).
-
-Responses are shaped by botocore's `wellarchitected` model (Stubber validates them against it)
-and the expected request parameters are asserted call by call, so a dry run that tried to write,
-or an UpdateAnswer with other parameters than planned, fails the test.
-"""
+"""wa-sync against a stubbed Well-Architected Tool: mapping on both lens versions, the exact
+UpdateAnswer calls, read-modify-write, selection, truncation (botocore's Stubber: moto has no WA
+API)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
-import aioboto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from agent.aws.handle import Limits
-from agent.domain import Result, Severity, Status
 from agent.store import Store
 from agent.wa.model import ANSWER_NOTES_MAX, CHOICE_NOTES_MAX
 from agent.wa.notes import TRUNCATED
-from agent.wa.sync import SyncFailed, SyncOptions, SyncReport, run_sync
-from checks import all_checks, by_id
-
-WID = "0123456789abcdef0123456789abcdef"
-ACCOUNT, OTHER, REGION, WA_REGION = "111122223333", "444455556666", "eu-west-1", "us-east-1"
-SCAN_UID = "5ca11ab1-0000-4000-8000-000000000001"
-PAGE = "https://docs.aws.amazon.com/wellarchitected/latest/machine-learning-lens/{}.html"
-LENS_ARN = "arn:aws:wellarchitected::aws:lens/machinelearning"
-CATALOG = by_id()
-
-
-def checks_of(practice: str) -> set[str]:
-    return {c.id for c in all_checks() if practice in c.lens_ids}
-
-
-# Practices with checks (looked up, so the tests follow the catalog as it grows).
-OBSERVABILITY = checks_of("MLOPS06-BP02")  # legacy MLOE-15
-METRICS = checks_of("MLOPS05-BP01")  # legacy MLOE-14
-SCALING = checks_of("MLREL05-BP01")  # legacy MLREL-12
-_ONLY_OBS = sorted(OBSERVABILITY - METRICS - SCALING)
-FAILING_CHECK, UNKNOWN_CHECK = _ONLY_OBS[0], _ONLY_OBS[1]
-
-
-def _result(check_id: str, status: Status, name: str, account: str = ACCOUNT,
-            severity: Severity = Severity.MEDIUM) -> Result:
-    return Result(
-        check_id=check_id, status=status,
-        resource_arn=f"arn:aws:sagemaker:{REGION}:{account}:endpoint/{name}",
-        reason="test", account_id=account, region=REGION, severity=severity,
-        pillar=CATALOG[check_id].pillar, resource_kind="endpoints",
-    )
+from tests.test_wa_fakes import (
+    CURRENT_QUESTIONS,
+    FAILING_CHECK,
+    LEGACY_QUESTIONS,
+    LENS_ARN,
+    METRICS,
+    OBSERVABILITY,
+    SCALING,
+    SCAN_UID,
+    WID,
+    Review,
+    choice_plan,
+    plan_of,
+    scan_date,
+    seed,
+    sync,
+)
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """One scan: the workload's account passes scaling and metrics, fails one observability
-    check on two endpoints and cannot tell another; a second account fails everything."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('wa') / 'mllens.db'}"
-    with Store.open(url) as s:
-        scan_id = s.start_scan({}, uid=SCAN_UID)
-        ours = [_result(c, Status.PASS, "ep-a") for c in sorted(OBSERVABILITY | METRICS | SCALING)
-                if c not in (FAILING_CHECK, UNKNOWN_CHECK)]
-        ours += [_result(FAILING_CHECK, Status.FAIL, "ep-a", severity=Severity.HIGH),
-                 _result(FAILING_CHECK, Status.FAIL, "ep-b"),
-                 _result(UNKNOWN_CHECK, Status.UNKNOWN, "ep-c")]
-        theirs = [_result(c, Status.FAIL, "ep-x", OTHER) for c in sorted(SCALING | METRICS)]
-        s.write_account(scan_id, ACCOUNT, ours, [], [], [], set())
-        s.write_account(scan_id, OTHER, theirs, [], [], [], set())
-        s.finish_scan(scan_id, "complete", 0, {})
+    with Store.open(f"sqlite:///{tmp_path_factory.mktemp('wa') / 'mllens.db'}") as s:
+        seed(s)
         yield s
 
-
-def scan_date(store: Store) -> str:
-    row = store.scan(SCAN_UID)
-    assert row is not None
-    return f"{row.started_at:%Y-%m-%d}"
-
-
-# -- WA Tool response builders (fields as in the service model) ---------------------------------
-
-
-def choice(cid: str, title: str, slug: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"ChoiceId": cid, "Title": title}
-    if slug:
-        out["HelpfulResource"] = {"DisplayText": f"About {title.lower()}.",
-                                  "Url": PAGE.format(slug)}
-        out["ImprovementPlan"] = {"DisplayText": title, "Url": PAGE.format(slug)}
-    return out
-
-
-def none_of_these(qid: str) -> dict[str, Any]:
-    return {"ChoiceId": f"{qid.lower()}_no", "Title": "None of these",
-            "Description": "None of these practices are followed."}
-
-
-LEGACY_QUESTIONS = {
-    "operationalExcellence": [
-        ("OPS1", "How does your organizational structure and culture support your business "
-         "outcomes?", [choice("ops1_1", "Develop the right skills with accountability and "
-                              "empowerment", "mloe-01")]),
-        ("OPS4", "How do you understand the operational health of your ML workload?", [
-            choice("ops4_1", "Establish deployment environment metrics", "mloe-14"),
-            choice("ops4_2", "Prepare an ML profile template", "mloe-05"),
-            choice("ops4_3", "Enable model observability and tracking", "mloe-15"),
-            none_of_these("ops4"),
-        ]),
-    ],
-    "reliability": [
-        ("REL1", "How do you design your ML workload architecture to prevent failures?", [
-            choice("REL1_1", "Adopt a machine learning microservice strategy", "mlrel-02"),
-            choice("REL1_3", "Allow automatic scaling of the model endpoint", "mlrel-12"),
-            none_of_these("REL1"),
-        ]),
-    ],
-}
-
-# The re-published lens: other question and choice IDs (invented: nothing may depend on them).
-CURRENT_QUESTIONS = {
-    "operationalExcellence": [
-        ("MLOPS06", "How do you monitor your ML workload in production?", [
-            choice("mlops06_bp01", "Synchronize architecture and configuration, and check for "
-                   "skew across environments", "mlops06-bp01"),
-            choice("mlops06_bp02", "Enable model observability and tracking", "mlops06-bp02"),
-            choice("mlops05_bp01", "Establish deployment environment metrics", "mlops05-bp01"),
-        ]),
-    ],
-    "reliability": [
-        ("MLREL05", "How do you keep the model endpoint available?", [
-            choice("mlrel05_bp01", "Allow automatic scaling of the model endpoint",
-                   "mlrel05-bp01"),
-        ]),
-    ],
-}
-
-
-def summary(qid: str, pillar: str, title: str, choices: list[dict[str, Any]],
-            selected: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"QuestionId": qid, "PillarId": pillar, "QuestionTitle": title, "Choices": choices,
-            "SelectedChoices": list(selected),
-            "ChoiceAnswerSummaries": [{"ChoiceId": c, "Status": "SELECTED", "Reason": "NONE"}
-                                      for c in selected],
-            "IsApplicable": True, "Risk": "MEDIUM" if selected else "UNANSWERED",
-            "QuestionType": "PRIORITIZED"}
-
-
-def answer(qid: str, pillar: str, title: str, choices: list[dict[str, Any]],
-           selected: tuple[str, ...] = (), notes: str | None = None,
-           choice_notes: dict[str, str] | None = None,
-           not_applicable: tuple[str, ...] = ()) -> dict[str, Any]:
-    choice_notes = choice_notes or {}
-    answers = []
-    for c in choices:
-        cid = c["ChoiceId"]
-        if cid in selected or cid in choice_notes or cid in not_applicable:
-            status = ("SELECTED" if cid in selected
-                      else "NOT_APPLICABLE" if cid in not_applicable else "UNSELECTED")
-            entry: dict[str, Any] = {"ChoiceId": cid, "Status": status,
-                                     "Reason": "OUT_OF_SCOPE" if cid in not_applicable else "NONE"}
-            if cid in choice_notes:
-                entry["Notes"] = choice_notes[cid]
-            answers.append(entry)
-    out: dict[str, Any] = {
-        "QuestionId": qid, "PillarId": pillar, "QuestionTitle": title,
-        "HelpfulResourceUrl": PAGE.format("machine-learning-lens"),
-        "Choices": choices, "SelectedChoices": list(selected), "ChoiceAnswers": answers,
-        "IsApplicable": True, "Risk": "MEDIUM" if selected else "UNANSWERED", "Reason": "NONE",
-    }
-    if notes is not None:
-        out["Notes"] = notes
-    return out
-
-
-class Review:
-    """A workload with one ML Lens review: queues the reads wa-sync makes, in order."""
-
-    def __init__(self, questions: dict[str, list[tuple[str, str, list[dict[str, Any]]]]],
-                 *, version: str = "2023-04-18", lens_alias: str | None = "machinelearning",
-                 accounts: tuple[str, ...] = (ACCOUNT,)) -> None:
-        self.questions = questions
-        self.version = version
-        self.alias = lens_alias
-        self.accounts = accounts
-        self.ref = lens_alias or LENS_ARN
-        self.state: dict[str, dict[str, Any]] = {}  # QuestionId -> extra answer() kwargs
-
-    def workload(self, stub: Stubber) -> None:
-        wl: dict[str, Any] = {
-            "WorkloadId": WID, "WorkloadName": "fraud-scoring",
-            "WorkloadArn": f"arn:aws:wellarchitected:{WA_REGION}:{ACCOUNT}:workload/{WID}",
-            "Environment": "PRODUCTION", "AwsRegions": [REGION], "ReviewOwner": "ml-platform",
-            "Lenses": ["wellarchitected", "machinelearning"], "Owner": ACCOUNT,
-            "UpdatedAt": datetime(2026, 4, 30, 9, 0, tzinfo=UTC),
-        }
-        if self.accounts:
-            wl["AccountIds"] = list(self.accounts)
-        stub.add_response("get_workload", {"Workload": wl}, {"WorkloadId": WID})
-
-    def lens_reviews(self, stub: Stubber) -> None:
-        ml: dict[str, Any] = {"LensArn": LENS_ARN, "LensVersion": self.version,
-                              "LensName": "Machine Learning Lens", "LensStatus": "CURRENT",
-                              "RiskCounts": {"UNANSWERED": 20}}
-        if self.alias:
-            ml["LensAlias"] = self.alias
-        framework = {"LensAlias": "wellarchitected", "LensName": "AWS Well-Architected Framework",
-                     "LensArn": "arn:aws:wellarchitected::aws:lens/wellarchitected",
-                     "LensVersion": "2024-06-27", "LensStatus": "CURRENT"}
-        # Two pages, the ML lens on the second: the listing must be walked to its end.
-        stub.add_response("list_lens_reviews",
-                          {"WorkloadId": WID, "LensReviewSummaries": [framework],
-                           "NextToken": "t2"},
-                          {"WorkloadId": WID, "MaxResults": 50})
-        stub.add_response("list_lens_reviews", {"WorkloadId": WID, "LensReviewSummaries": [ml]},
-                          {"WorkloadId": WID, "MaxResults": 50, "NextToken": "t2"})
-        pillars = [{"PillarId": p, "PillarName": p, "RiskCounts": {"UNANSWERED": 3}}
-                   for p in self.questions]
-        stub.add_response("get_lens_review", {"WorkloadId": WID, "LensReview": {
-            "LensAlias": self.alias or LENS_ARN, "LensArn": LENS_ARN, "LensVersion": self.version,
-            "LensName": "Machine Learning Lens", "LensStatus": "CURRENT",
-            "PillarReviewSummaries": pillars, "UpdatedAt": datetime(2026, 4, 30, tzinfo=UTC)}},
-            {"WorkloadId": WID, "LensAlias": self.ref})
-
-    def list_answers(self, stub: Stubber) -> None:
-        for pillar, qs in self.questions.items():
-            sums = [summary(q, pillar, t, cs, self.state.get(q, {}).get("selected", ()))
-                    for q, t, cs in qs]
-            # One question per page: paging within a pillar is exercised too.
-            for i, s in enumerate(sums):
-                params: dict[str, Any] = {"WorkloadId": WID, "LensAlias": self.ref,
-                                          "PillarId": pillar, "MaxResults": 50}
-                if i:
-                    params["NextToken"] = f"{pillar}-{i}"
-                page: dict[str, Any] = {"WorkloadId": WID, "LensAlias": self.ref,
-                                        "LensArn": LENS_ARN, "AnswerSummaries": [s]}
-                if i + 1 < len(sums):
-                    page["NextToken"] = f"{pillar}-{i + 1}"
-                stub.add_response("list_answers", page, params)
-
-    def get_answer(self, stub: Stubber, qid: str) -> dict[str, Any]:
-        for pillar, qs in self.questions.items():
-            for q, t, cs in qs:
-                if q == qid:
-                    a = answer(q, pillar, t, cs, **self.state.get(q, {}))
-                    stub.add_response("get_answer", {"WorkloadId": WID, "LensAlias": self.ref,
-                                                     "LensArn": LENS_ARN, "Answer": a},
-                                      {"WorkloadId": WID, "LensAlias": self.ref, "QuestionId": q})
-                    return a
-        raise KeyError(qid)
-
-    def reads(self, stub: Stubber) -> None:
-        self.workload(stub)
-        self.lens_reviews(stub)
-        self.list_answers(stub)
-
-
-class StubSession:
-    """A session stand-in whose client is a real aiobotocore client under botocore's Stubber."""
-
-    def __init__(self, setup: Callable[[Stubber], None]) -> None:
-        self.setup = setup
-        self.stub: Stubber | None = None
-
-    def client(self, service: str, **kwargs: Any) -> Any:
-        @asynccontextmanager
-        async def cm() -> AsyncIterator[Any]:
-            session = aioboto3.Session(aws_access_key_id="x", aws_secret_access_key="x")
-            async with session.client(service, **kwargs) as client:
-                self.stub = Stubber(client)
-                self.setup(self.stub)
-                self.stub.activate()
-                yield client
-
-        return cm()
-
-
-def sync(store: Store, setup: Callable[[Stubber], None], **opts: Any) -> SyncReport:
-    session = StubSession(setup)
-    options = SyncOptions(workload_id=WID, region=WA_REGION, **opts)
-    try:
-        return asyncio.run(run_sync(session, store, options, all_checks(),
-                                    limits=Limits(max_attempts=1)))
-    finally:
-        assert session.stub is not None
-        session.stub.assert_no_pending_responses()
-
-
-def plan_of(report: SyncReport, qid: str) -> Any:
-    return next(p for p in report.plans if p.question_id == qid)
-
-
-def choice_plan(report: SyncReport, qid: str, cid: str) -> Any:
-    return next(c for c in plan_of(report, qid).choices if c.choice_id == cid)
-
-
-# -- tests -------------------------------------------------------------------------------------
 
 
 def test_sync_legacy_review_dry_run_writes_nothing(store: Store) -> None:
@@ -526,101 +266,3 @@ def test_sync_lens_by_arn_when_review_has_no_alias(store: Store) -> None:
     assert report.lens is not None and report.lens.ref == LENS_ARN
     params = plan_of(report, "OPS4").params
     assert params is not None and params["LensAlias"] == LENS_ARN
-
-
-def test_sync_workload_without_ml_lens_fails_with_hint(store: Store) -> None:
-    """No ML Lens review on the workload: one message saying how to associate the lens."""
-    review = Review(LEGACY_QUESTIONS)
-
-    def setup(stub: Stubber) -> None:
-        review.workload(stub)
-        stub.add_response("list_lens_reviews", {"WorkloadId": WID, "LensReviewSummaries": [
-            {"LensAlias": "wellarchitected", "LensStatus": "CURRENT"}]},
-            {"WorkloadId": WID, "MaxResults": 50})
-
-    with pytest.raises(SyncFailed) as err:
-        sync(store, setup)
-    msg = str(err.value)
-    assert "no machinelearning lens review" in msg and "wellarchitected" in msg
-    assert f"associate-lenses --workload-id {WID} --lens-aliases machinelearning" in msg
-
-
-@pytest.mark.parametrize(
-    ("code", "status", "expected"),
-    [
-        ("AccessDeniedException", 403, "access denied: wellarchitected:GetWorkload"),
-        ("ResourceNotFoundException", 404, f"workload {WID} not found in {WA_REGION}"),
-        ("ThrottlingException", 400, "throttled by the Well-Architected Tool on GetWorkload"),
-    ],
-)
-def test_sync_read_errors_are_one_line(store: Store, code: str, status: int, expected: str) -> None:
-    """Denied, missing and throttled workloads give one line naming the cause; nothing written."""
-
-    def setup(stub: Stubber) -> None:
-        stub.add_client_error("get_workload", code, "message from AWS", status,
-                              expected_params={"WorkloadId": WID})
-
-    with pytest.raises(SyncFailed) as err:
-        sync(store, setup, apply=True)
-    msg = str(err.value)
-    assert expected in msg and "\n" not in msg
-    assert msg.endswith("; nothing was written")
-
-
-def test_sync_throttled_write_says_what_was_written(store: Store) -> None:
-    """A write throttled after another succeeded stops the run and names the written answer."""
-    review = Review(LEGACY_QUESTIONS)
-
-    def setup(stub: Stubber) -> None:
-        review.reads(stub)
-        review.get_answer(stub, "OPS4")
-        stub.add_response("update_answer", {"WorkloadId": WID, "LensAlias": "machinelearning"},
-                          None)
-        review.get_answer(stub, "REL1")
-        stub.add_client_error("update_answer", "ThrottlingException", "Rate exceeded", 400)
-
-    with pytest.raises(SyncFailed) as err:
-        sync(store, setup, apply=True)
-    assert "throttled" in str(err.value) and "on UpdateAnswer" in str(err.value)
-    assert str(err.value).endswith("already written: 1 answers (OPS4)")
-    assert err.value.report.written == ["OPS4"]
-
-
-def test_sync_scope_needs_accounts(store: Store) -> None:
-    """A workload that lists no accounts needs --account: evidence is never guessed."""
-    review = Review(LEGACY_QUESTIONS, accounts=())
-
-    with pytest.raises(SyncFailed, match="pass --account"):
-        sync(store, review.workload)
-
-
-def test_sync_other_account_evidence_excluded(store: Store, tmp_path: Path) -> None:
-    """Evidence of an account outside the scope is never counted, whatever it says."""
-    review = Review(LEGACY_QUESTIONS)
-
-    def setup(stub: Stubber) -> None:
-        review.reads(stub)
-        review.get_answer(stub, "OPS4")
-        review.get_answer(stub, "REL1")
-
-    mine = sync(store, setup)
-    assert choice_plan(mine, "REL1", "REL1_3").evidence.failed == 0
-    theirs = sync(store, setup, accounts=(OTHER,))
-    assert choice_plan(theirs, "REL1", "REL1_3").evidence.failed == len(SCALING)
-    assert mine.evidence is not None and mine.evidence.scope.accounts == (ACCOUNT,)
-
-
-def test_sync_server_error_on_write_is_flagged_uncertain(store: Store) -> None:
-    """A write that fails with a server error may have landed: the message says to check it."""
-    review = Review(LEGACY_QUESTIONS)
-
-    def setup(stub: Stubber) -> None:
-        review.reads(stub)
-        review.get_answer(stub, "OPS4")
-        stub.add_client_error("update_answer", "InternalServerException", "try again", 500)
-
-    with pytest.raises(SyncFailed) as err:
-        sync(store, setup, apply=True)
-    msg = str(err.value)
-    assert "update of OPS4 may or may not have been applied" in msg
-    assert msg.endswith("; no other answer was written")
