@@ -20,6 +20,8 @@ from agent.logs import configure
 from checks import all_checks
 
 app = typer.Typer(
+    # Plain help: the rich panels show a type after every flag and cut names at 80 columns.
+    rich_markup_mode=None,
     name="mllens",
     help="Audit live AWS machine learning workloads against the Well-Architected ML Lens.",
     no_args_is_help=True,
@@ -27,8 +29,8 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-checks_app = typer.Typer(help="The check catalog.", no_args_is_help=True)
-db_app = typer.Typer(help="The findings store.", no_args_is_help=True)
+checks_app = typer.Typer(help="The check catalog.", no_args_is_help=True, rich_markup_mode=None)
+db_app = typer.Typer(help="The findings store.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(checks_app, name="checks")
 app.add_typer(db_app, name="db")
 app.command()(scan)
