@@ -13,6 +13,7 @@ from rich.table import Table
 
 from agent import __version__
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
+from agent.cli.config_cmd import config_app
 from agent.cli.demo_cmd import demo
 from agent.cli.scan_cmd import safe_url, scan
 from agent.cli.wa_cmd import wa_sync
@@ -33,6 +34,7 @@ checks_app = typer.Typer(help="The check catalog.", no_args_is_help=True, rich_m
 db_app = typer.Typer(help="The findings store.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(checks_app, name="checks")
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 app.command()(scan)
 app.command()(demo)
 app.command("wa-sync")(wa_sync)

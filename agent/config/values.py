@@ -1,0 +1,210 @@
+"""Value types and validators for the settings: names, IDs, regions, cron expressions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+)
+from pydantic_settings import (
+    NoDecode,
+)
+
+# Formats the report module writes today; the outputs work adds its formats here.
+OUTPUT_FORMATS = ("json", "csv")
+
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+ACCOUNT = re.compile(r"^\d{12}$")
+OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[\w-]{1,256}(\.fifo)?$")
+
+# -- value types -------------------------------------------------------------------------------
+
+
+def _not_bool(expected: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        # pydantic's lax mode reads `true` as 1; in a config file that is always a mistake.
+        if isinstance(value, bool):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return check
+
+
+def names(value: Any) -> Any:
+    """Lists from the environment: a JSON array, or comma-separated names."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list: {exc.msg}") from exc
+        return [p.strip() for p in text.split(",") if p.strip()]
+    return value
+
+
+def matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"expected {what}")
+        return value
+
+    return check
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekdays(field: str) -> str:
+    """Crontab weekday numbers (0 and 7 are Sunday) as names.
+
+    APScheduler 3 numbers weekdays from Monday = 0, so `from_crontab("0 3 * * 1")` would fire
+    on Tuesdays. Names mean the same to both, so numbers are expanded into names.
+    """
+    if not any(ch.isdigit() for ch in field.split("/")[0]) and "/" not in field:
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else (0 if step_text else 1)
+        if step < 1:
+            raise ValueError(f"bad weekday step in {part!r}")
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            lo, hi = (_day_number(x) for x in base.split("-", 1))
+        else:
+            lo = hi = _day_number(base)
+            if step_text:
+                hi = 6
+        if lo > hi:
+            raise ValueError(f"weekday range {base!r} runs backwards")
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    return ",".join(_DAY_NAMES[d] for d in sorted(days))
+
+
+def _day_number(token: str) -> int:
+    token = token.strip().lower()
+    if token.isdigit():
+        if int(token) > 7:
+            raise ValueError(f"weekday {token} is out of range 0-7")
+        return int(token)
+    if token[:3] in _DAY_NAMES and len(token) == 3:
+        return _DAY_NAMES.index(token)
+    raise ValueError(f"unknown weekday {token!r}")
+
+
+def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
+    """An APScheduler 3 CronTrigger for a standard crontab expression (weekdays as cron means).
+
+    The daemon must build its triggers here, not with `CronTrigger.from_crontab` directly.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), found {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday),
+        timezone=timezone,
+    )
+
+
+def _cron(expr: str) -> str:
+    try:
+        cron_trigger(expr)
+    except ValueError as exc:
+        raise ValueError(f'bad cron expression "{expr}": {exc}') from exc
+    return expr
+
+
+def timezone_name(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown time zone") from exc
+    return name
+
+
+def known_services(value: dict[str, float]) -> dict[str, float]:
+    from agent.collectors import COLLECTORS
+
+    known = sorted({a.split(":", 1)[0] for c in COLLECTORS for a in c.actions} | {"sts"})
+    for service in value:
+        if service not in known:
+            raise ValueError(f"unknown service {service!r}; mllens calls: {', '.join(known)}")
+    return value
+
+
+def http_url(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value.get_secret_value()):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def database_url(value: str | None) -> str | None:
+    """A URL must name a backend the store supports; anything else is a SQLite file path."""
+    if value is None or "://" not in value:
+        return value
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(value).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ValueError("not a database URL") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"unsupported database {backend!r}; use sqlite:///path or postgresql+psycopg://..."
+        )
+    return value
+
+
+def existing_file(value: Path | None) -> Path | None:
+    if value is not None and not value.is_file():
+        raise ValueError("file not found")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool("an integer"))]
+Float = Annotated[float, BeforeValidator(_not_bool("a number"))]
+Names = Annotated[tuple[str, ...], NoDecode, BeforeValidator(names)]
+Regions = Annotated[
+    tuple[Annotated[str, AfterValidator(matching(REGION, "an AWS region name"))], ...],
+    NoDecode,
+    BeforeValidator(names),
+]
+AccountIds = Annotated[
+    tuple[Annotated[str, AfterValidator(matching(ACCOUNT, "a 12-digit account ID"))], ...],
+    NoDecode,
+    BeforeValidator(names),
+]
+OuIds = Annotated[
+    tuple[Annotated[str, AfterValidator(matching(OU, "an OU or root ID"))], ...],
+    NoDecode,
+    BeforeValidator(names),
+]
+CronList = Annotated[
+    tuple[Annotated[str, AfterValidator(_cron)], ...],
+    NoDecode,
+    BeforeValidator(lambda v: [v] if isinstance(v, str) and not v.startswith("[") else names(v)),
+    Field(min_length=1),
+]
+
+SECTION = ConfigDict(extra="forbid", frozen=True)
+
