@@ -37,7 +37,7 @@ ConfigFile = Annotated[
 ]
 
 
-def _load(path: Path | None) -> Settings:
+def load_or_fail(path: Path | None) -> Settings:
     try:
         return load_settings(path)
     except ConfigError as exc:
@@ -47,7 +47,7 @@ def _load(path: Path | None) -> Settings:
 @config_app.command("check")
 def check(file: ConfigFile = None) -> None:
     """Validate a settings file plus the MLLENS_* environment; print a one-line summary."""
-    settings = _load(file)
+    settings = load_or_fail(file)
     print(f"config OK: {file or '(environment only)'}: {summary(settings, all_checks())}")
 
 
@@ -60,7 +60,7 @@ def example() -> None:
 @config_app.command("show")
 def show(file: ConfigFile = None) -> None:
     """Print the settings in effect (file plus environment, defaults filled in), secrets hidden."""
-    settings = _load(file)
+    settings = load_or_fail(file)
     print(render_values(settings), end="")
 
 

@@ -15,6 +15,7 @@ from agent import __version__
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.config_cmd import config_app
 from agent.cli.demo_cmd import demo
+from agent.cli.iam_cmd import iam_policy
 from agent.cli.scan_cmd import safe_url, scan
 from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
@@ -38,6 +39,7 @@ app.add_typer(config_app, name="config")
 app.command()(scan)
 app.command()(demo)
 app.command("wa-sync")(wa_sync)
+app.command("iam-policy")(iam_policy)
 
 
 @app.callback()

@@ -1,0 +1,183 @@
+"""The IAM policies mllens needs, derived from the code that makes the calls.
+
+Two principals:
+
+- the **audit role** in each member account: read-only, exactly the actions the collectors
+  declare (`agent.collectors.COLLECTORS[*].actions`) plus the scan-level calls below;
+- the **scanner**, where mllens runs (an ECS task role, say): it lists the organization's
+  accounts, assumes the audit role in each, and publishes the notification summary.
+
+Each grant says who calls it and, when a full scan of a typical estate need not call it, under
+which condition it is called: `tests/test_iam.py` fails when the code calls an action no policy
+grants, or when a policy grants an action that is neither called nor justified here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+POLICY_VERSION = "2012-10-17"
+DEFAULT_AUDIT_ROLE = "mllens-audit"
+
+# botocore signs some services under a name that is not their IAM prefix.
+_IAM_PREFIX_BY_SIGNING_NAME = {"monitoring": "cloudwatch"}
+# API operations whose IAM action has another name. None of the operations mllens calls today;
+# the catalog test in tests/test_iam.py fails when a new call needs an entry here.
+_IAM_ACTION_BY_OPERATION: dict[str, str] = {}
+
+
+class Principal(enum.StrEnum):
+    AUDIT = "audit"
+    SCANNER = "scanner"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One IAM action, who needs it, and why."""
+
+    action: str
+    principal: Principal
+    caller: str
+    # Empty when every full scan calls the action; otherwise when it is called.
+    conditional: str = ""
+    # "*" or an ARN template with {partition}, {role_name}, {sns_topic_arn}.
+    resource: str = "*"
+    sid: str = "MllensReadOnly"
+    # Only granted when this input is given (e.g. an SNS topic to publish to).
+    needs: str = ""
+
+
+# Scan-level calls, outside the collectors.
+SCAN_GRANTS: tuple[Grant, ...] = (
+    Grant("sts:GetCallerIdentity", Principal.AUDIT,
+          "agent.scan.identify_account: the account the scan's credentials reach"),
+)
+
+# The scanner's own calls. The multi-account targets (agent.targets) add theirs here, next to
+# the audit role they assume, so the policy and the code change together.
+SCANNER_GRANTS: tuple[Grant, ...] = (
+    Grant("organizations:ListAccounts", Principal.SCANNER,
+          "agent.targets: the organization's accounts",
+          conditional="only with targets.organization = true (multi-account scan)",
+          sid="ListOrganizationAccounts"),
+    Grant("organizations:ListAccountsForParent", Principal.SCANNER,
+          "agent.targets: the accounts directly under an OU",
+          conditional="only with targets.ou_ids (multi-account scan)",
+          sid="ListOrganizationAccounts"),
+    Grant("organizations:ListChildren", Principal.SCANNER,
+          "agent.targets: the child OUs of an OU, walked recursively",
+          conditional="only with targets.ou_ids (multi-account scan)",
+          sid="ListOrganizationAccounts"),
+    Grant("sts:AssumeRole", Principal.SCANNER,
+          "agent.targets: the audit role in each member account",
+          conditional="only when the scan covers accounts other than the caller's",
+          resource="arn:{partition}:iam::*:role/{role_name}", sid="AssumeAuditRole"),
+    Grant("sns:Publish", Principal.SCANNER,
+          "agent.notify.SnsSender: one summary per scan",
+          conditional="only when notifications.sns_topic_arn is set",
+          resource="{sns_topic_arn}", sid="PublishFindingsSummary", needs="sns_topic_arn"),
+)
+
+# Collector actions a full scan need not call, and when they are called. Empty today: the
+# estate tests/test_iam.py scans exercises every collector action.
+CONDITIONAL_COLLECTOR_ACTIONS: Mapping[str, str] = {}
+
+
+def collector_grants() -> tuple[Grant, ...]:
+    from agent.collectors import COLLECTORS
+
+    return tuple(
+        Grant(action, Principal.AUDIT, f"collector {c.name}",
+              conditional=CONDITIONAL_COLLECTOR_ACTIONS.get(action, ""))
+        for c in COLLECTORS
+        for action in c.actions
+    )
+
+
+def all_grants() -> tuple[Grant, ...]:
+    return (*collector_grants(), *SCAN_GRANTS, *SCANNER_GRANTS)
+
+
+# -- policy documents --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInputs:
+    """What a generated policy depends on besides the code."""
+
+    role_name: str = DEFAULT_AUDIT_ROLE
+    sns_topic_arn: str | None = None
+    partition: str = "aws"
+
+    def given(self, name: str) -> bool:
+        return not name or bool(getattr(self, name))
+
+    def fill(self, template: str) -> str:
+        return template.format(
+            partition=self.partition, role_name=self.role_name,
+            sns_topic_arn=self.sns_topic_arn or "",
+        )
+
+
+def policy(
+    principal: Principal,
+    inputs: PolicyInputs = PolicyInputs(),
+    grants: Iterable[Grant] | None = None,
+) -> dict[str, Any]:
+    """One IAM policy document: a statement per (Sid, resource), actions sorted, no duplicates."""
+    statements: dict[tuple[str, str], set[str]] = {}
+    for g in all_grants() if grants is None else grants:
+        if g.principal is principal and inputs.given(g.needs):
+            statements.setdefault((g.sid, inputs.fill(g.resource)), set()).add(g.action)
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
+            for (sid, resource), actions in sorted(statements.items())
+        ],
+    }
+
+
+def policies(inputs: PolicyInputs = PolicyInputs()) -> dict[str, dict[str, Any]]:
+    """The two documents by file name, as shipped under deploy/iam/."""
+    return {
+        "audit-role-policy.json": policy(Principal.AUDIT, inputs),
+        "scanner-policy.json": policy(Principal.SCANNER, inputs),
+    }
+
+
+def render(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def granted(document: Mapping[str, Any]) -> set[str]:
+    """Every action a policy document allows."""
+    out: set[str] = set()
+    for st in document["Statement"]:
+        if st["Effect"] == "Allow":
+            actions = st["Action"]
+            out.update([actions] if isinstance(actions, str) else actions)
+    return out
+
+
+# -- from API calls to IAM actions -------------------------------------------------------------
+
+
+@cache
+def iam_prefix(client_name: str) -> str:
+    """The IAM service prefix of a boto3 client name (e.g. cloudwatch signs as monitoring)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(client_name)
+    return _IAM_PREFIX_BY_SIGNING_NAME.get(model.signing_name, model.signing_name)
+
+
+def iam_action(call: str) -> str:
+    """The IAM action behind a counted call, `"<client name>:<Operation>"`."""
+    client_name, operation = call.split(":", 1)
+    return f"{iam_prefix(client_name)}:{_IAM_ACTION_BY_OPERATION.get(call, operation)}"
