@@ -315,3 +315,21 @@ def test_scan_request_without_any_region_is_config_error() -> None:
     catalog = tuple(by_id().values())
     with pytest.raises(ConfigError, match=r"targets\.regions"):
         scan_request(load_settings(None, catalog), catalog)
+
+
+def test_configuration_docs_cover_every_key() -> None:
+    """docs/configuration.md has a row for every key of every section."""
+    from agent.cli.config_cmd import model_of
+    from agent.config import settings_model
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    model = settings_model(all_checks())
+    for name, info in model.model_fields.items():
+        section = doc.split(f"### `[{name}]`", 1)
+        assert len(section) == 2, f"no section for [{name}]"
+        body = section[1].split("\n### ", 1)[0]
+        section_model = model_of(info)
+        assert section_model is not None
+        for key in section_model.model_fields:
+            if key != "params":
+                assert f"| `{key}` |" in body, f"{name}.{key} is not documented"

@@ -159,14 +159,14 @@ def render_example(catalog: Sequence[Check]) -> str:
     ]
     for name, info in model.model_fields.items():
         lines.extend(_comment(info.description or ""))
-        section_cls = _model_of(info)
+        section_cls = model_of(info)
         assert section_cls is not None, name
         lines.extend(_section_lines(name, section_cls))
     lines.extend(_params_lines(catalog))
     return "\n".join(lines) + "\n"
 
 
-def _model_of(info: FieldInfo) -> type[BaseModel] | None:
+def model_of(info: FieldInfo) -> type[BaseModel] | None:
     from typing import get_args
 
     candidates = [info.annotation, *get_args(info.annotation)]
