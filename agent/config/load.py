@@ -9,7 +9,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,9 @@ from pydantic_settings import (
 
 from agent.config.models import ENV_PREFIX, Settings, settings_model, unknown_check
 from checks.base import Check
+
+if TYPE_CHECKING:
+    from agent.scan import ScanRequest
 
 _SECRET_KEYS = ("url", "webhook_url", "external_id")
 
@@ -222,7 +225,7 @@ def scan_request(
     default_regions: Sequence[str] = (),
     profile: str | None = None,
     endpoint_url: str | None = None,
-) -> Any:
+) -> ScanRequest:
     """The `agent.scan.ScanRequest` these settings describe (targets are not wired yet)."""
     from agent.aws.handle import Limits
     from agent.collectors import CollectOptions
