@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -25,6 +26,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.upper().startswith("MLLENS_"):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """CliRunner runs the CLI callback, which binds structlog to a stream CliRunner closes
+    afterwards; later in-process logging would write to it. Start and end with defaults."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -9,12 +9,14 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
+import structlog
 import yaml
 from botocore.validate import ParamValidator
 from cfnlint.decode import decode
@@ -30,6 +32,15 @@ TEMPLATES = sorted((DEPLOY / "cloudformation").glob("*.yaml"))
 # Valid Fargate (cpu, memory) pairs for the sizes a scanner plausibly uses.
 FARGATE = {"512": range(1024, 4097, 1024), "1024": range(2048, 8193, 1024),
            "2048": range(4096, 16385, 1024), "4096": range(8192, 30721, 1024)}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """CliRunner runs the CLI callback, which binds structlog to a stream CliRunner closes
+    afterwards; later in-process logging would write to it. Start and end with defaults."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 def _json(name: str) -> dict[str, Any]:

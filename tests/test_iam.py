@@ -12,6 +12,7 @@ from typing import Any
 
 import aioboto3
 import pytest
+import structlog
 from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 from typer.testing import CliRunner
@@ -38,6 +39,15 @@ from checks import all_checks
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "deploy" / "iam"
 MONITORED = "fraud-detector"  # an in-service endpoint of the demo estate in us-east-1
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """CliRunner runs the CLI callback, which binds structlog to a stream CliRunner closes
+    afterwards; later in-process logging would write to it. Start and end with defaults."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 def _named_job_definitions(emu: Emulator) -> None:
@@ -83,6 +93,7 @@ def _named_job_definitions(emu: Emulator) -> None:
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counter[str]]:
     """Every `service:Operation` one full scan (all checks, demo regions) makes."""
+    structlog.reset_defaults()
     with Emulator() as emu:
         seed_demo(emu)
         _named_job_definitions(emu)

@@ -41,6 +41,15 @@ TITLES = {"c_high": "High check", "c_crit": "Critical check", "c_low": "Low chec
 SEVERITY = {"c_high": Severity.HIGH, "c_crit": Severity.CRITICAL, "c_low": Severity.LOW}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """CliRunner runs the CLI callback, which binds structlog to a stream CliRunner closes
+    afterwards; later in-process logging would write to it. Start and end with defaults."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
 def res(check: str, name: str, status: Status, *, account: str = ACCOUNT,
         reason: str = "") -> Result:
     return Result(

@@ -24,7 +24,7 @@ from checks import all_checks
 from checks.base import Check
 
 config_app = typer.Typer(help="The settings file: validate it, or start from an example.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 
 ConfigFile = Annotated[
     Path | None,
@@ -46,20 +46,29 @@ def load_or_fail(path: Path | None) -> Settings:
 
 @config_app.command("check")
 def check(file: ConfigFile = None) -> None:
-    """Validate a settings file plus the MLLENS_* environment; print a one-line summary."""
+    """Validate settings (file and MLLENS_* environment).
+
+    Prints a one-line summary, or one line naming the first bad key and exits 2.
+    """
     settings = load_or_fail(file)
     print(f"config OK: {file or '(environment only)'}: {summary(settings, all_checks())}")
 
 
 @config_app.command("example")
 def example() -> None:
-    """Print a commented example settings file (it passes `mllens config check`)."""
+    """Print a commented example settings file.
+
+    Every key with its default; optional keys are shown commented out. It passes `config check`.
+    """
     print(render_example(all_checks()), end="")
 
 
 @config_app.command("show")
 def show(file: ConfigFile = None) -> None:
-    """Print the settings in effect (file plus environment, defaults filled in), secrets hidden."""
+    """Print the settings in effect, secrets masked.
+
+    The file and the environment merged, with every default filled in, as TOML.
+    """
     settings = load_or_fail(file)
     print(render_values(settings), end="")
 

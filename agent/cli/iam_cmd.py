@@ -36,7 +36,11 @@ def iam_policy(
         typer.Option(help="Write audit-role-policy.json and scanner-policy.json here."),
     ] = None,
 ) -> None:
-    """Print the IAM policies mllens needs: exactly the actions its code calls."""
+    """Print the least-privilege IAM policies, generated from the code.
+
+    Two documents: the read-only audit role of each member account, and the scanner's own
+    policy. Each holds exactly the actions the code calls.
+    """
     from agent.config.values import ROLE_NAME, SNS_ARN
     from agent.iam import PolicyInputs, policies, render
 
