@@ -1,11 +1,13 @@
 """The IAM policies mllens needs, derived from the code that makes the calls.
 
-Two principals:
+Three principals:
 
 - the **audit role** in each member account: read-only, exactly the actions the collectors
   declare (`agent.collectors.COLLECTORS[*].actions`) plus the scan-level calls below;
 - the **scanner**, where mllens runs (an ECS task role, say): it lists the organization's
-  accounts, assumes the audit role in each, and publishes the notification summary.
+  accounts, assumes the audit role in each, and publishes the notification summary;
+- the **wa-sync** role, for `mllens wa-sync` only: it writes evidence into a workload's
+  Well-Architected review, which a scan never does, so it stays out of both policies above.
 
 Each grant says who calls it and, when a full scan of a typical estate need not call it, under
 which condition it is called: `tests/test_iam.py` fails when the code calls an action no policy
@@ -34,6 +36,7 @@ _IAM_ACTION_BY_OPERATION: dict[str, str] = {}
 class Principal(enum.StrEnum):
     AUDIT = "audit"
     SCANNER = "scanner"
+    WA_SYNC = "wa-sync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +102,18 @@ def collector_grants() -> tuple[Grant, ...]:
     )
 
 
+def wa_sync_grants() -> tuple[Grant, ...]:
+    from agent.wa.api import ACTIONS, SERVICE
+
+    return tuple(
+        Grant(f"{SERVICE}:{op}", Principal.WA_SYNC, "agent.wa.api",
+              conditional=when or "only by mllens wa-sync", sid="WellArchitectedEvidence")
+        for op, when in ACTIONS
+    )
+
+
 def all_grants() -> tuple[Grant, ...]:
-    return (*collector_grants(), *SCAN_GRANTS, *SCANNER_GRANTS)
+    return (*collector_grants(), *SCAN_GRANTS, *SCANNER_GRANTS, *wa_sync_grants())
 
 
 # -- policy documents --------------------------------------------------------------------------
@@ -144,11 +157,15 @@ def policy(
 
 
 def policies(inputs: PolicyInputs = PolicyInputs()) -> dict[str, dict[str, Any]]:
-    """The two documents by file name, as shipped under deploy/iam/."""
-    return {
-        "audit-role-policy.json": policy(Principal.AUDIT, inputs),
-        "scanner-policy.json": policy(Principal.SCANNER, inputs),
-    }
+    """The documents by file name, as shipped under deploy/iam/."""
+    return {f"{POLICY_FILE[p]}.json": policy(p, inputs) for p in Principal}
+
+
+POLICY_FILE = {
+    Principal.AUDIT: "audit-role-policy",
+    Principal.SCANNER: "scanner-policy",
+    Principal.WA_SYNC: "wa-sync-policy",
+}
 
 
 def render(document: Mapping[str, Any]) -> str:

@@ -34,13 +34,20 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 def configure(
     level: str = "warning", stream: TextIO | None = None, json: bool | None = None
 ) -> None:
-    stream = stream or sys.stderr
+    probe = stream or sys.stderr
     if json is None:
-        json = not stream.isatty()
+        json = not probe.isatty()
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        else structlog.dev.ConsoleRenderer(colors=probe.isatty())
+    )
+    # Without an explicit stream, find sys.stderr at each write: code that swaps it (pytest's
+    # capture, click's CliRunner) may close the one that was current when logging was set up.
+    factory: Any = (
+        structlog.PrintLoggerFactory(stream)
+        if stream is not None
+        else (lambda *_: structlog.PrintLogger(sys.stderr))
     )
     structlog.configure(
         processors=[
@@ -54,6 +61,6 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.WARNING)
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )

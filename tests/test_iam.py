@@ -198,12 +198,13 @@ def test_iam_scanner_policy_publishes_only_with_a_topic() -> None:
 
 
 def test_iam_policy_cli_prints_and_writes_the_documents(tmp_path: Path) -> None:
-    """`mllens iam-policy` prints both documents, one with --role, or writes the shipped files."""
+    """`mllens iam-policy` prints every document, one with --role, or writes the shipped files."""
     runner = CliRunner()
     both = runner.invoke(app, ["iam-policy"])
     assert both.exit_code == 0
     assert json.loads(both.stdout) == {"audit": policy(Principal.AUDIT),
-                                       "scanner": policy(Principal.SCANNER)}
+                                       "scanner": policy(Principal.SCANNER),
+                                       "wa-sync": policy(Principal.WA_SYNC)}
     audit = runner.invoke(app, ["iam-policy", "--role", "audit"])
     assert json.loads(audit.stdout) == policy(Principal.AUDIT)
     written = runner.invoke(app, ["iam-policy", "--out-dir", str(tmp_path)])

@@ -17,7 +17,8 @@ def iam_policy(
     role: Annotated[
         str | None,
         typer.Option("--role", help="Print only this document: audit (the read-only role in "
-                     "each member account) or scanner (where mllens runs)."),
+                     "each member account), scanner (where mllens runs) or wa-sync (mllens wa-sync's "
+                     "role)."),
     ] = None,
     config: Annotated[
         Path | None,
@@ -33,19 +34,21 @@ def iam_policy(
     partition: Annotated[str, typer.Option(help="aws, aws-cn or aws-us-gov.")] = "aws",
     out_dir: Annotated[
         Path | None,
-        typer.Option(help="Write audit-role-policy.json and scanner-policy.json here."),
+        typer.Option(help="Write every policy document (one JSON file each) here."),
     ] = None,
 ) -> None:
     """Print the least-privilege IAM policies, generated from the code.
 
-    Two documents: the read-only audit role of each member account, and the scanner's own
-    policy. Each holds exactly the actions the code calls.
+    Three documents: the read-only audit role of each member account, the scanner's own
+    policy, and the role mllens wa-sync writes with. Each holds exactly the actions the code
+    calls.
     """
     from agent.config.values import ROLE_NAME, SNS_ARN
-    from agent.iam import PolicyInputs, policies, render
+    from agent.iam import POLICY_FILE, Principal, PolicyInputs, policies, render
 
-    if role not in (None, "audit", "scanner"):
-        fail(f"unknown role {role!r}; use audit or scanner", EXIT_USAGE)
+    roles = [p.value for p in Principal]
+    if role is not None and role not in roles:
+        fail(f"unknown role {role!r}; use {', '.join(roles)}", EXIT_USAGE)
     if partition not in _PARTITIONS:
         fail(f"unknown partition {partition!r}; use {', '.join(_PARTITIONS)}", EXIT_USAGE)
     if config is not None:
@@ -71,8 +74,6 @@ def iam_policy(
         err_console.print(f"wrote {', '.join(docs)} to {out_dir}", highlight=False)
         return
     if role is not None:
-        print(render(docs[f"{'audit-role' if role == 'audit' else 'scanner'}-policy.json"]),
-              end="")
+        print(render(docs[f"{POLICY_FILE[Principal(role)]}.json"]), end="")
         return
-    print(json.dumps({"audit": docs["audit-role-policy.json"],
-                      "scanner": docs["scanner-policy.json"]}, indent=2))
+    print(json.dumps({p.value: docs[f"{POLICY_FILE[p]}.json"] for p in Principal}, indent=2))

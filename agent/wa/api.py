@@ -6,8 +6,7 @@ strictly sequential (every UpdateAnswer follows its own GetAnswer, and a run sto
 failed write so it can say exactly what was written), so asyncio buys no concurrency here; it is
 used for one stack, not for speed. Tests stub the client with botocore's Stubber.
 
-IAM actions: wellarchitected:GetWorkload, ListLensReviews, GetLensReview, ListAnswers,
-GetAnswer, and UpdateAnswer (only with --apply).
+The IAM actions are declared in `ACTIONS` below; `agent.iam` builds the wa-sync policy from it.
 """
 
 from __future__ import annotations
@@ -22,6 +21,17 @@ from agent.wa.model import LensReviewInfo, QuestionRef, WorkloadInfo, parse_ques
 SERVICE = "wellarchitected"
 ML_LENS = "machinelearning"
 PAGE_SIZE = 50  # the service model's maximum MaxResults for both listings
+
+# Every operation this module calls, with when (empty: every run). The source of the wa-sync
+# IAM policy (`mllens iam-policy --role wa-sync`); tests/test_wa_iam.py holds the module to it.
+ACTIONS: tuple[tuple[str, str], ...] = (
+    ("GetWorkload", ""),
+    ("ListLensReviews", ""),
+    ("GetLensReview", ""),
+    ("ListAnswers", ""),
+    ("GetAnswer", ""),
+    ("UpdateAnswer", "only with --apply"),
+)
 
 
 class WaError(Exception):
