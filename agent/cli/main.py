@@ -14,6 +14,8 @@ from rich.table import Table
 from agent import __version__
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.demo_cmd import demo
+from agent.cli.plan_cmd import plan
+from agent.cli.report_cmd import report
 from agent.cli.scan_cmd import safe_url, scan
 from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
@@ -36,6 +38,8 @@ app.add_typer(db_app, name="db")
 app.command()(scan)
 app.command()(demo)
 app.command("wa-sync")(wa_sync)
+app.command()(report)
+app.command()(plan)
 
 
 @app.callback()
