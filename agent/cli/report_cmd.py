@@ -120,6 +120,8 @@ def scan_output(
     from agent.reports.build import from_results
     from agent.store import Store, StoreError
 
+    if output_format not in reports.FORMATS:
+        fail(f"unknown output format {output_format!r}; use table, {format_help()}", EXIT_USAGE)
     try:
         with Store.open(store_url, migrate=False) as store:
             rep = from_results(results, by_id(), store, scan_id)
