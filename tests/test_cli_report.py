@@ -146,9 +146,12 @@ def test_plan_from_store(store: Store, db_url: str, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def estate() -> Iterator[Emulator]:
+    # moto's state is process-wide: start from nothing and leave nothing behind.
     with Emulator() as emu:
+        emu.reset()
         seed_demo(emu)
         yield emu
+        emu.reset()
 
 
 def _mllens(*args: str) -> subprocess.CompletedProcess[str]:

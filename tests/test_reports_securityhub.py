@@ -30,6 +30,7 @@ def _findings(n: int, region: str = REGION) -> list[dict[str, Any]]:
 def emulator() -> Iterator[Emulator]:
     with Emulator() as emu:
         yield emu
+        emu.reset()  # moto's state is process-wide
 
 
 @pytest.mark.emulator
