@@ -56,7 +56,7 @@ def test_report_every_format_from_store(seeded: tuple[str, int, int], tmp_path: 
     url, _, second = seeded
     for fmt in ("json", "csv", "ocsf", "asff", "sarif", "html"):
         out = tmp_path / f"r.{fmt}"
-        code, _, err = invoke("report", "--db", url, "-f", fmt, "-o", str(out))
+        code, _, err = invoke("report", "--db", url, "-f", fmt, "--output", str(out))
         assert code == 0, err
         assert f"({3} findings)" in err
     statuses = {f["resource_arn"]: f["status"] for f in load_json(tmp_path / "r.json")}
@@ -139,7 +139,7 @@ def test_plan_from_store(store: Store, db_url: str, tmp_path: Path) -> None:
     code, out, _ = invoke("plan", "--db", db_url, "-f", "markdown")
     assert code == 0 and out.startswith("# mllens remediation plan") and "## 1." in out
     table = tmp_path / "plan.txt"
-    code, _, err = invoke("plan", "--db", db_url, "-o", str(table))
+    code, _, err = invoke("plan", "--db", db_url, "--output", str(table))
     assert code == 0, err
     assert "Remediation plan: 1 actions" in table.read_text()
 
@@ -183,7 +183,7 @@ def test_scan_writes_asff_to_stdout_and_html_to_a_file(estate: Emulator, tmp_pat
     data = json.loads(html.split('id="mllens-data">', 1)[1].split("</script>", 1)[0])
     assert len(data["trend"]) == 2
     assert 'class="cov failed"' in html  # eu-west-1 denies alarms and Glue configs
-    imported = _mllens("report", "--db", db, "-f", "asff", "-o", str(tmp_path / "r.asff"),
+    imported = _mllens("report", "--db", db, "-f", "asff", "--output", str(tmp_path / "r.asff"),
                        "--import-security-hub", "--endpoint-url", estate.url)
     assert imported.returncode == 0, imported.stderr[-2000:]
     n = len(load_json(tmp_path / "r.asff"))

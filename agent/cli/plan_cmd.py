@@ -21,7 +21,7 @@ def plan(
         str, typer.Option("--format", "-f", help="table, json or markdown.")
     ] = "table",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None, typer.Option("--output", help="Write here instead of stdout.")
     ] = None,
     scan: Annotated[
         str | None,

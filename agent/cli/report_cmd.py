@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agent import reports
-from agent.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, err_console, fail, parse_severities
+from agent.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    err_console,
+    fail,
+    parse_severities,
+    resolve_db,
+    split_names,
+)
 from agent.domain import Result, Severity
 from agent.reports.model import STATUSES, Report
 from checks import by_id
@@ -33,7 +43,6 @@ def open_store(db: str | None) -> tuple[Store, str]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from agent.cli.common import resolve_db
     from agent.store import Store, StoreError
 
     url = resolve_db(db)
@@ -77,8 +86,6 @@ def pick_scan(store: Store, ref: str | None, url: str) -> ScanRow:
 
 
 def filter_report(report: Report, severities: set[Severity], statuses: set[str]) -> Report:
-    from dataclasses import replace
-
     kept = [
         f for f in report.findings
         if (not severities or f.severity in severities) and (not statuses or f.status in statuses)
@@ -87,8 +94,6 @@ def filter_report(report: Report, severities: set[Severity], statuses: set[str])
 
 
 def parse_statuses(values: Iterable[str] | None) -> set[str]:
-    from agent.cli.common import split_names
-
     out = set()
     for v in split_names(values):
         s = v.upper()
@@ -175,7 +180,7 @@ def report(
         str, typer.Option("--format", "-f", help=f"Output format: {format_help()}.")
     ] = "html",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None, typer.Option("--output", help="Write here instead of stdout.")
     ] = None,
     scan: Annotated[
         str | None,
