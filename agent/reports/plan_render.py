@@ -19,6 +19,12 @@ def md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def _where(arn: str) -> str:
+    """`region kind/name`: the short ARN alone repeats itself across regions."""
+    parts = arn.split(":")
+    return f"{parts[3]} {short_arn(arn)}" if arn.startswith("arn:") and len(parts) > 5 else arn
+
+
 def to_json(plan: Plan) -> str:
     return json.dumps(plan.as_dict(), indent=2) + "\n"
 
@@ -31,7 +37,7 @@ def table(plan: Plan, resources_shown: int = 3) -> Table:
                     ("Lens", {}), ("Affected", {"overflow": "fold"})):
         t.add_column(col, **kw)  # type: ignore[arg-type]
     for a in plan.actions:
-        shown = [short_arn(r) for r in a.resources[:resources_shown]]
+        shown = [_where(r) for r in a.resources[:resources_shown]]
         more = len(a.resources) - len(shown)
         t.add_row(
             str(a.rank),
