@@ -96,6 +96,7 @@ def _variant_coverage(
 @check(
     title="SageMaker endpoint variant has no alarm on errors",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLOPS05-BP01", "MLOPS06-BP02", "MLREL04-BP02"),
     needs=(Kind.ENDPOINTS, Kind.ALARMS),
     remediation=(
@@ -141,6 +142,7 @@ def _latency_units(ep: Resource, variant: str, alarms: list[AlarmInfo],
 @check(
     title="SageMaker endpoint variant has no alarm on latency",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLOPS05-BP01", "MLPERF05-BP02", "MLPERF06-BP04"),
     needs=(Kind.ENDPOINTS, Kind.ALARMS),
     remediation=(
@@ -170,6 +172,7 @@ def sagemaker_endpoint_no_latency_alarm(
 @check(
     title="Model Monitor results raise no alarm",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLPERF06-BP04", "MLOPS06-BP02", "MLPERF06-BP05"),
     needs=(Kind.MONITORING_SCHEDULES, Kind.ALARMS),
     remediation=(

@@ -23,6 +23,7 @@ def _severity(index: AlarmIndex, name: str) -> Severity:
 @check(
     title="CloudWatch alarm notifies no one when it fires",
     severity=Severity.HIGH,
+    effort="config",
     lens=("MLOPS05-BP01", "MLOPS06-BP02"),
     needs=(Kind.ALARMS, Kind.ENDPOINTS, Kind.SCALING_POLICIES),
     remediation=(
@@ -78,6 +79,7 @@ def cloudwatch_alarm_no_actions(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="CloudWatch alarm actions are disabled",
     severity=Severity.HIGH,
+    effort="config",
     lens=("MLOPS05-BP01",),
     needs=(Kind.ALARMS,),
     remediation=(
@@ -118,6 +120,7 @@ _EVALUATION_FAILURES = frozenset({"EVALUATION_FAILURE", "EVALUATION_ERROR"})
 @check(
     title="CloudWatch alarm has had insufficient data for too long",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLOPS05-BP01", "MLOPS06-BP02"),
     needs=(Kind.ALARMS,),
     remediation=(
@@ -199,6 +202,7 @@ _TARGET_DIMENSIONS = {
 @check(
     title="CloudWatch alarm watches an ML resource that no longer exists",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLOPS05-BP01",),
     needs=(
         Kind.ALARMS,

@@ -7,6 +7,7 @@ missing, so a check body never has to reason about collection failures of whole 
 
 from __future__ import annotations
 
+import enum
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +75,39 @@ def unknown(resource: Resource, reason: str, *, sub: str = "", **evidence: Any) 
 CheckFn = Callable[..., Iterator[Verdict]]
 
 
+class Effort(enum.StrEnum):
+    """How much work fixing a check's finding takes; `mllens plan` weighs actions by it."""
+
+    # Change a setting, flag or argument in place (or add/delete a small resource such as an
+    # alarm): no redeployment, no data moved.
+    CONFIG = "config"
+    # Recreate or redeploy the resource (new endpoint config, model, job definition, notebook)
+    # or change the code that launches it.
+    REDEPLOY = "redeploy"
+    # Change the design: networking, pipelines, registries, consolidation.
+    REARCHITECT = "rearchitect"
+
+    @property
+    def label(self) -> str:
+        return _EFFORT_LABEL[self]
+
+    @property
+    def cost(self) -> int:
+        """Relative cost of the work, doubling per class (config 1, redeploy 2, rearchitect 4)."""
+        return _EFFORT_COST[self]
+
+
+_EFFORT_LABEL = {
+    Effort.CONFIG: "config flag",
+    Effort.REDEPLOY: "redeploy",
+    Effort.REARCHITECT: "re-architecture",
+}
+_EFFORT_COST = {Effort.CONFIG: 1, Effort.REDEPLOY: 2, Effort.REARCHITECT: 4}
+# What a check that does not say gets: the middle class, so an unrated check neither jumps the
+# queue as a quick win nor sinks as a redesign.
+DEFAULT_EFFORT = Effort.REDEPLOY
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     name: str
@@ -97,6 +131,7 @@ class Check:
     # The check judges the region as a whole (e.g. "the registry is not used here"): when its
     # inputs are missing the region itself is UNKNOWN, not each resource of the primary kind.
     region_level: bool = False
+    effort: Effort = DEFAULT_EFFORT
 
     @property
     def pillar(self) -> Pillar:
@@ -127,12 +162,20 @@ def check(
     needs: tuple[Kind, ...],
     remediation: str,
     region_level: bool = False,
+    effort: Effort | str = DEFAULT_EFFORT,
 ) -> Callable[[CheckFn], Check]:
     """Declare a check. The function name is the check ID; its docstring says what PASS means.
 
     Parameters are the function's keyword-only arguments with typed defaults, so the config file
-    can be validated against them before a scan starts.
+    can be validated against them before a scan starts. `effort` is the work a fix takes
+    (config, redeploy or rearchitect; see `Effort`).
     """
+    try:
+        effort_class = Effort(effort)
+    except ValueError:
+        raise TypeError(
+            f"unknown effort {effort!r}; use one of {', '.join(e.value for e in Effort)}"
+        ) from None
 
     def wrap(fn: CheckFn) -> Check:
         if not fn.__doc__:
@@ -155,6 +198,7 @@ def check(
             description=inspect.cleandoc(fn.__doc__),
             params=_params(fn),
             region_level=region_level,
+            effort=effort_class,
         )
 
     return wrap

@@ -74,6 +74,7 @@ def scaling_index(inv: Inventory) -> dict[tuple[str, str], Scaling]:
 @check(
     title="SageMaker endpoint variant runs on one instance and cannot scale out",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLREL05-BP01", "MLCOST05-BP03"),
     needs=(Kind.ENDPOINTS, Kind.SCALABLE_TARGETS, Kind.SCALING_POLICIES, Kind.SCHEDULED_ACTIONS),
     remediation=(
@@ -151,6 +152,7 @@ def sagemaker_endpoint_single_instance_no_autoscaling(inv: Inventory) -> Iterato
 @check(
     title="SageMaker endpoint config starts a variant with one instance",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLREL05-BP01",),
     # ENDPOINTS first: configs are reached through the endpoints using them (configs_in_use).
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
@@ -243,6 +245,7 @@ def _resource_exists(
 @check(
     title="SageMaker auto scaling target is misconfigured or orphaned",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLREL05-BP01", "MLCOST06-BP03"),
     needs=(
         Kind.SCALABLE_TARGETS,

@@ -25,6 +25,7 @@ from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 @check(
     title="SageMaker endpoint config does not encrypt ML storage volumes with a KMS key",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02", "MLSEC02-BP01"),
     # ENDPOINTS first: configs are reached through the endpoints using them (configs_in_use).
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
@@ -82,6 +83,7 @@ def sagemaker_endpoint_config_kms_key_missing(
 @check(
     title="SageMaker endpoint does not capture inference data",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLOPS06-BP02", "MLPERF06-BP03", "MLPERF06-BP04"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
     remediation=(
@@ -140,6 +142,7 @@ def sagemaker_endpoint_data_capture_disabled(inv: Inventory) -> Iterator[Verdict
 @check(
     title="SageMaker endpoint data capture is stopped or samples too little",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLOPS06-BP02", "MLPERF06-BP03"),
     needs=(Kind.ENDPOINTS, Kind.MONITORING_SCHEDULES),
     remediation=(
@@ -201,6 +204,7 @@ def sagemaker_endpoint_data_capture_not_active(
 @check(
     title="SageMaker endpoint captured or async payloads are not encrypted with a KMS key",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02", "MLSEC03-BP03", "MLSEC02-BP01"),
     # ENDPOINTS first: configs are reached through the endpoints using them (configs_in_use).
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),

@@ -63,6 +63,7 @@ def _served_models(inv: Inventory, ep: Resource, v: Variant) -> tuple[list[str],
 @check(
     title="SageMaker endpoint cannot be reproduced from registered, existing artifacts",
     severity=Severity.MEDIUM,
+    effort="rearchitect",
     lens=("MLOPS03-BP02", "MLREL05-BP02", "MLOPS02-BP04"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.MODELS, Kind.INFERENCE_COMPONENTS),
     remediation=(
@@ -165,6 +166,7 @@ def _accelerated(v: Variant) -> bool | None:
 @check(
     title="Lightly used single-model SageMaker endpoints could share one endpoint",
     severity=Severity.INFO,
+    effort="rearchitect",
     lens=("MLSUS05-BP04", "MLCOST05-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.MODELS),
     remediation=(

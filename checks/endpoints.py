@@ -28,6 +28,7 @@ __all__ = ["CHECKS", "SERVING", "TRANSITIONAL"]
 @check(
     title="SageMaker endpoint is in a failed or out-of-service state",
     severity=Severity.HIGH,
+    effort="redeploy",
     lens=("MLREL05-BP02", "MLOPS06-BP02"),
     needs=(Kind.ENDPOINTS,),
     remediation=(
@@ -100,6 +101,7 @@ def _deployment_allowance(ep: Resource, config: Resource) -> timedelta:
 @check(
     title="SageMaker endpoint stuck in a transitional state",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLOPS05-BP01", "MLREL04-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
     remediation=(
@@ -180,6 +182,7 @@ _NEVER_UPDATED_MARGIN = timedelta(hours=1)
 @check(
     title="SageMaker endpoint updates without automatic rollback",
     severity=Severity.LOW,
+    effort="redeploy",
     lens=("MLREL04-BP02", "MLREL04-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.ALARMS),
     remediation=(

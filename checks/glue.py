@@ -57,6 +57,7 @@ def _scoped(
 @check(
     title="Glue job has no usable security configuration",
     severity=Severity.HIGH,
+    effort="config",
     lens=("MLSEC03-BP02", "MLSEC02-BP01"),
     needs=(Kind.GLUE_JOBS, Kind.GLUE_SECURITY_CONFIGURATIONS),
     remediation=(
@@ -99,6 +100,7 @@ def _mode(part: Mapping[str, Any] | None, field: str) -> str | None:
 @check(
     title="Glue security configuration leaves data unencrypted",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLSEC03-BP02",),
     needs=(Kind.GLUE_SECURITY_CONFIGURATIONS, Kind.GLUE_JOBS),
     remediation=(
@@ -152,6 +154,7 @@ def glue_security_configuration_weak(
 @check(
     title="Glue job does not stream logs to CloudWatch",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLCOST06-BP04", "MLREL02-BP02"),
     needs=(Kind.GLUE_JOBS,),
     remediation="Set the job argument --enable-continuous-cloudwatch-log to true.",
@@ -176,6 +179,7 @@ def glue_job_continuous_logging_disabled(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Glue job does not publish job metrics",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLCOST06-BP04", "MLOPS05-BP01"),
     needs=(Kind.GLUE_JOBS,),
     remediation="Set the job argument --enable-metrics (or --enable-observability-metrics) to "
@@ -208,6 +212,7 @@ def _bookmark(job: Resource) -> str:
 @check(
     title="Glue Spark job does not use job bookmarks",
     severity=Severity.LOW,
+    effort="redeploy",
     lens=("MLREL02-BP03", "MLREL02-BP02", "MLSUS03-BP01", "MLCOST03-BP03"),
     needs=(Kind.GLUE_JOBS,),
     remediation=(
@@ -238,6 +243,7 @@ def glue_job_bookmarks_disabled(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Glue batch job is not retried after a failure",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLREL02-BP02",),
     needs=(Kind.GLUE_JOBS,),
     remediation=(
@@ -270,6 +276,7 @@ def glue_job_no_retries(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Glue job timeout is unset or left at the 48-hour default",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLREL02-BP02", "MLCOST03-BP03"),
     needs=(Kind.GLUE_JOBS,),
     remediation="Set Timeout (minutes) to a few times the job's normal runtime.",
@@ -302,6 +309,7 @@ def glue_job_timeout_unset_or_excessive(
 @check(
     title="Glue job runs on an unsupported Glue or Python version",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02", "MLPERF03-BP01"),
     needs=(Kind.GLUE_JOBS,),
     remediation="Upgrade the job to a supported Glue version (and Python 3.9 for Python shell).",
@@ -389,6 +397,7 @@ def secret_findings(args: Mapping[str, Any]) -> dict[str, str]:
 @check(
     title="Glue job passes secrets in plain-text arguments",
     severity=Severity.CRITICAL,
+    effort="redeploy",
     lens=("MLSEC03-BP01", "MLSEC03-BP03"),
     needs=(Kind.GLUE_JOBS,),
     remediation=(
@@ -419,6 +428,7 @@ def glue_job_secrets_in_arguments(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Glue Data Catalog metadata or connection passwords are not encrypted",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLSEC03-BP02", "MLREL02-BP01"),
     needs=(Kind.GLUE_CATALOG_ENCRYPTION,),
     remediation=(
@@ -457,6 +467,7 @@ def glue_data_catalog_encryption_disabled(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Large Glue Spark job runs without auto scaling",
     severity=Severity.INFO,
+    effort="config",
     lens=("MLCOST03-BP03", "MLSUS03-BP01"),
     needs=(Kind.GLUE_JOBS,),
     remediation=(

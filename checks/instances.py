@@ -126,6 +126,7 @@ def _x01(kind: Kind) -> Callable[[CheckFn], Check]:
     return check(
         title="SageMaker resource runs on a previous-generation instance type",
         severity=Severity.LOW,
+        effort="redeploy",
         lens=("MLSUS05-BP02", "MLPERF04-BP01", "MLCOST05-BP02"),
         needs=(kind,),
         remediation=(

@@ -24,6 +24,7 @@ _SERVING = ("InService", "Updating", "SystemUpdating")
 @check(
     title="SageMaker model container runs without network isolation",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02", "MLSEC04-BP01"),
     needs=(Kind.MODELS,),
     remediation=(
@@ -51,6 +52,7 @@ def sagemaker_model_network_isolation_disabled(inv: Inventory) -> Iterator[Verdi
 @check(
     title="SageMaker model does not run in a VPC",
     severity=Severity.MEDIUM,
+    effort="rearchitect",
     lens=("MLSEC03-BP02", "MLSEC06-BP01"),
     needs=(Kind.MODELS,),
     remediation=(
@@ -81,6 +83,7 @@ def _containers(model: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 @check(
     title="SageMaker model image comes from an unapproved registry",
     severity=Severity.LOW,
+    effort="redeploy",
     lens=("MLSEC04-BP01", "MLOPS04-BP02"),
     needs=(Kind.MODELS,),
     remediation=(
@@ -127,6 +130,7 @@ def sagemaker_model_image_not_private_registry(
 @check(
     title="SageMaker Model Registry is not used in a region that serves models",
     severity=Severity.LOW,
+    effort="rearchitect",
     lens=("MLOPS03-BP02", "MLREL05-BP02", "MLREL04-BP01"),
     needs=(Kind.MODEL_PACKAGE_GROUPS, Kind.ENDPOINTS),
     remediation=(

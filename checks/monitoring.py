@@ -29,6 +29,7 @@ from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 @check(
     title="In-service SageMaker endpoint has no active Model Monitor schedule",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLPERF06-BP04", "MLPERF06-BP03", "MLOPS06-BP02", "MLOPS01-BP03", "MLSUS06-BP02"),
     needs=(Kind.ENDPOINTS, Kind.MONITORING_SCHEDULES),
     remediation=(
@@ -89,6 +90,7 @@ def sagemaker_endpoint_no_model_monitor(
 @check(
     title="Model Monitor schedule watches an endpoint that captures no data",
     severity=Severity.HIGH,
+    effort="redeploy",
     lens=("MLOPS06-BP02", "MLPERF06-BP03"),
     needs=(Kind.MONITORING_SCHEDULES, Kind.ENDPOINTS),
     remediation=(
@@ -149,6 +151,7 @@ def sagemaker_endpoint_monitor_without_data_capture(inv: Inventory) -> Iterator[
 @check(
     title="Model Monitor schedule is not active",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLOPS06-BP02", "MLPERF06-BP04"),
     needs=(Kind.MONITORING_SCHEDULES, Kind.ENDPOINTS),
     remediation=(
@@ -217,6 +220,7 @@ _DEAD_ENDPOINT = frozenset({"Failed", "OutOfService", "UpdateRollbackFailed", "D
 @check(
     title="Model Monitor schedule watches an endpoint that is gone",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLCOST04-BP08", "MLSUS03-BP01"),
     needs=(Kind.MONITORING_SCHEDULES, Kind.ENDPOINTS),
     remediation=(

@@ -30,6 +30,7 @@ def _execution_evidence(last: Any) -> dict[str, Any]:
 @check(
     title="Model Monitor schedule's last execution failed",
     severity=Severity.HIGH,
+    effort="config",
     lens=("MLOPS06-BP02", "MLPERF06-BP03"),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(
@@ -69,6 +70,7 @@ def model_monitor_last_execution_failed(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Model Monitor found constraint violations",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLPERF06-BP04", "MLPERF06-BP03", "MLPERF06-BP05", "MLOPS01-BP03"),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(
@@ -179,6 +181,7 @@ def schedule_interval(expression: str) -> timedelta | None:
 @check(
     title="Model Monitor schedule has not run when it should have",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLOPS06-BP02",),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(

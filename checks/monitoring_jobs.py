@@ -19,6 +19,7 @@ _NO_DEFINITION = "neither an inline nor a named job definition was collected"
 @check(
     title="Model Monitor schedule has no baseline",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLPERF04-BP04", "MLPERF06-BP03"),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(
@@ -56,6 +57,7 @@ def model_monitor_no_baseline(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Model Monitor job runs without network isolation",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02", "MLSEC04-BP01"),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(
@@ -95,6 +97,7 @@ def model_monitor_network_isolation_disabled(inv: Inventory) -> Iterator[Verdict
 @check(
     title="Model Monitor job does not encrypt traffic between its instances",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC04-BP02",),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(
@@ -133,6 +136,7 @@ def model_monitor_intercontainer_encryption_disabled(inv: Inventory) -> Iterator
 @check(
     title="Model Monitor job output or volumes are not encrypted with a KMS key",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02", "MLSEC02-BP01"),
     needs=(Kind.MONITORING_SCHEDULES,),
     remediation=(

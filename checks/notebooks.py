@@ -49,6 +49,7 @@ _RECREATE = "Settings fixed at creation need a new notebook instance: recreate i
 @check(
     title="SageMaker notebook instance has direct internet access",
     severity=Severity.HIGH,
+    effort="rearchitect",
     lens=("MLSEC03-BP02", "MLSEC04-BP01"),
     needs=(Kind.NOTEBOOK_INSTANCES,),
     remediation=(
@@ -76,6 +77,7 @@ def sagemaker_notebook_direct_internet_access(inv: Inventory) -> Iterator[Verdic
 @check(
     title="SageMaker notebook instance gives users root access",
     severity=Severity.HIGH,
+    effort="config",
     lens=("MLSEC03-BP01", "MLSEC04-BP01"),
     needs=(Kind.NOTEBOOK_INSTANCES,),
     remediation=(
@@ -99,6 +101,7 @@ def sagemaker_notebook_root_access_enabled(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="SageMaker notebook instance is not in a VPC",
     severity=Severity.HIGH,
+    effort="rearchitect",
     lens=("MLSEC03-BP02",),
     needs=(Kind.NOTEBOOK_INSTANCES,),
     remediation="Recreate the notebook with a SubnetId and security groups. " + _RECREATE,
@@ -128,6 +131,7 @@ def sagemaker_notebook_not_in_vpc(
 @check(
     title="SageMaker notebook storage volume is not encrypted with a customer KMS key",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC03-BP02",),
     needs=(Kind.NOTEBOOK_INSTANCES,),
     remediation="Recreate the notebook with KmsKeyId set to a customer managed key. " + _RECREATE,
@@ -157,6 +161,7 @@ def sagemaker_notebook_kms_missing(
 @check(
     title="SageMaker notebook instance runs on an unsupported platform",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLSEC04-BP01",),
     needs=(Kind.NOTEBOOK_INSTANCES,),
     remediation=(
@@ -188,6 +193,7 @@ def sagemaker_notebook_platform_unsupported(
 @check(
     title="SageMaker notebook instance allows IMDSv1",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLSEC04-BP01", "MLSEC03-BP01"),
     needs=(Kind.NOTEBOOK_INSTANCES,),
     remediation=(

@@ -106,6 +106,7 @@ def _flag(s: _Subject, field: str, label: str, *, on: str, off: str) -> Verdict:
 @check(
     title="SageMaker training job runs without network isolation",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLSEC04-BP01", "MLSEC03-BP02", "MLSEC04-BP03"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -131,6 +132,7 @@ def sagemaker_training_network_isolation_disabled(inv: Inventory) -> Iterator[Ve
 @check(
     title="SageMaker training job does not run in a VPC",
     severity=Severity.MEDIUM,
+    effort="rearchitect",
     lens=("MLSEC03-BP02", "MLSEC04-BP01"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -157,6 +159,7 @@ def sagemaker_training_not_in_vpc(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="Distributed SageMaker training job does not encrypt inter-node traffic",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLSEC04-BP02",),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -210,6 +213,7 @@ def _key_problem(key: str | None, allowed: tuple[str, ...]) -> str | None:
 @check(
     title="SageMaker training job output or volume is not encrypted with a customer KMS key",
     severity=Severity.MEDIUM,
+    effort="config",
     lens=("MLSEC03-BP02", "MLSEC02-BP01"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -281,6 +285,7 @@ def _finished(job: Resource) -> bool:
 @check(
     title="Long SageMaker training job does not use managed spot training",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLCOST04-BP06",),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -328,6 +333,7 @@ def sagemaker_training_no_managed_spot(
 @check(
     title="Managed spot training job cannot resume after an interruption",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLCOST04-BP10", "MLCOST04-BP06"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -386,6 +392,7 @@ def sagemaker_training_spot_without_checkpointing(
 @check(
     title="Accelerated or distributed training job runs without Debugger/profiling",
     severity=Severity.INFO,
+    effort="config",
     lens=("MLCOST06-BP04", "MLCOST04-BP01"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -432,6 +439,7 @@ def sagemaker_training_debug_profiling_disabled(inv: Inventory) -> Iterator[Verd
 @check(
     title="SageMaker training job is not tracked in an experiment, MLflow or the registry",
     severity=Severity.INFO,
+    effort="rearchitect",
     lens=("MLOPS03-BP02", "MLOPS02-BP04", "MLREL03-BP01"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -463,6 +471,7 @@ def sagemaker_training_no_lineage_tracking(inv: Inventory) -> Iterator[Verdict]:
 @check(
     title="SageMaker training warm pool is paid for but not reused",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLCOST04-BP08", "MLSUS03-BP01"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -518,6 +527,7 @@ def job_family(name: str) -> str:
 @check(
     title="SageMaker training job family fails often, or a job hit its runtime limit",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLREL03-BP01", "MLCOST04-BP09"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(
@@ -595,6 +605,7 @@ def sagemaker_training_high_failure_rate(
 @check(
     title="SageMaker training job runs on a previous-generation instance type",
     severity=Severity.LOW,
+    effort="redeploy",
     lens=("MLSUS05-BP02", "MLPERF04-BP01", "MLCOST05-BP02"),
     needs=(Kind.TRAINING_JOBS,),
     remediation=(

@@ -9,6 +9,7 @@ Unreachable PostgreSQL skips its tests locally and fails them when CI=true.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,22 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from agent.logs import configure
 from agent.store import Store
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> Iterator[None]:
+    """Every test starts with the CLI's default logging (warnings, to stderr).
+
+    Without it a test's output depended on the test before it: structlog's unconfigured
+    default prints debug lines to stdout, and a CLI test run in-process (typer's CliRunner)
+    leaves structlog printing onto the runner's stream, which is closed afterwards."""
+    configure("warning", stream=sys.stderr)
+    yield
+    configure("warning", stream=sys.stderr)
 
 
 def _in_ci() -> bool:

@@ -17,8 +17,8 @@ def iam_policy(
     role: Annotated[
         str | None,
         typer.Option("--role", help="Print only this document: audit (the read-only role in "
-                     "each member account), scanner (where mllens runs) or wa-sync (mllens wa-sync's "
-                     "role)."),
+                     "each member account), scanner (where mllens runs) or wa-sync (the role "
+                     "mllens wa-sync writes with)."),
     ] = None,
     config: Annotated[
         Path | None,
@@ -44,7 +44,7 @@ def iam_policy(
     calls.
     """
     from agent.config.values import ROLE_NAME, SNS_ARN
-    from agent.iam import POLICY_FILE, Principal, PolicyInputs, policies, render
+    from agent.iam import POLICY_FILE, PolicyInputs, Principal, policies, render
 
     roles = [p.value for p in Principal]
     if role is not None and role not in roles:

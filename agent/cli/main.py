@@ -16,6 +16,8 @@ from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_
 from agent.cli.config_cmd import config_app
 from agent.cli.demo_cmd import demo
 from agent.cli.iam_cmd import iam_policy
+from agent.cli.plan_cmd import plan
+from agent.cli.report_cmd import report
 from agent.cli.scan_cmd import safe_url, scan
 from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
@@ -40,6 +42,8 @@ app.command()(scan)
 app.command()(demo)
 app.command("wa-sync")(wa_sync)
 app.command("iam-policy")(iam_policy)
+app.command()(report)
+app.command()(plan)
 
 
 @app.callback()

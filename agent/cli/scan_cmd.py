@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agent import report
+from agent import report, reports
 from agent.aws.handle import Limits
 from agent.cli.common import (
     EXIT_FAILED_FINDINGS,
@@ -30,6 +30,7 @@ from agent.cli.common import (
     select_checks,
     split_names,
 )
+from agent.cli.report_cmd import format_help, scan_output
 from agent.collectors import CollectOptions
 from agent.domain import Result, Severity, Status
 from agent.scan import ScanError, ScanOutcome, ScanRequest, run_scan
@@ -133,7 +134,8 @@ def scan(
                      help="Send every AWS call here (an emulator such as moto)."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--output-format", "-o", help="table, json or csv.")
+        str, typer.Option("--output-format", "-o",
+                          help=f"table, or a file format: {format_help()}.")
     ] = "table",
     output: Annotated[
         Path | None, typer.Option(help="Write findings to this file instead of stdout.")
@@ -155,8 +157,9 @@ def scan(
     progress: Annotated[bool, typer.Option(help="Show progress on a terminal.")] = True,
 ) -> None:
     """Scan an AWS account's ML estate, store the findings and print them."""
-    if output_format not in ("table", "json", "csv"):
-        fail(f"unknown output format {output_format!r}; use table, json or csv", EXIT_USAGE)
+    if output_format != "table" and output_format not in reports.FORMATS:
+        fail(f"unknown output format {output_format!r}; use table, {format_help()}",
+             EXIT_USAGE)
     selected = select_checks(checks, excluded_checks)
     if not selected:
         fail("no checks selected (every selected check was excluded)", EXIT_USAGE)
@@ -228,13 +231,11 @@ def render(
     if severities:
         results = [r for r in results if r.severity in severities]
     catalog = by_id()
-    machine = output_format in ("json", "csv")
-    # Keep stdout parseable when findings go there as JSON or CSV: the summary goes to stderr.
+    machine = output_format != "table"
+    # Keep stdout parseable when findings go there in a file format: the summary goes to stderr.
     human = err_console if machine and output is None else Console()
-    if output_format == "json":
-        text = report.to_json(results, catalog)
-    elif output_format == "csv":
-        text = report.to_csv(results, catalog)
+    if machine:
+        text = scan_output(results, output_format, store_url, outcome.scan_id, severities)
     else:
         shown = results if all_statuses else [
             r for r in results if r.status in (Status.FAIL, Status.UNKNOWN)

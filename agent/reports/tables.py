@@ -1,0 +1,132 @@
+"""Rich tables for a terminal: findings, posture by pillar, failures by severity, gaps.
+
+They take scan results (`agent.domain.Result`) and report findings alike: both carry the
+fields read here, and a status compares equal to its string.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.table import Table
+
+from agent.domain import Pillar, Severity, Status
+from agent.reports.model import short_arn
+
+_STATUS_STYLE: dict[str, str] = {
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.UNKNOWN: "yellow",
+    Status.NOT_APPLICABLE: "dim",
+    "GONE": "dim",
+}
+_COLUMNS = (Status.FAIL, Status.PASS, Status.UNKNOWN, Status.NOT_APPLICABLE)
+
+
+class Row(Protocol):
+    @property
+    def check_id(self) -> str: ...
+    @property
+    def status(self) -> Any: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def pillar(self) -> Pillar: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def resource_arn(self) -> str: ...
+    @property
+    def sub_resource(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class GapLike(Protocol):
+    @property
+    def region(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def kind(self) -> Any: ...
+    @property
+    def kinds(self) -> Sequence[Any]: ...
+    @property
+    def resource_arn(self) -> str | None: ...
+    @property
+    def message(self) -> str: ...
+
+
+def _value(v: Any) -> str:
+    return str(getattr(v, "value", v))
+
+
+def findings_table(results: Sequence[Row]) -> Table:
+    t = Table(title="Findings", show_lines=False, expand=False)
+    for col in ("Status", "Severity", "Check", "Region", "Resource", "Reason"):
+        t.add_column(col, overflow="fold")
+    order = sorted(
+        results,
+        key=lambda r: (r.status != Status.FAIL, -r.severity.rank, r.check_id, r.resource_arn),
+    )
+    for r in order:
+        res = short_arn(r.resource_arn) + (f" [{r.sub_resource}]" if r.sub_resource else "")
+        status = _value(r.status)
+        t.add_row(
+            f"[{_STATUS_STYLE.get(status, 'default')}]{status}[/]",
+            r.severity.value,
+            r.check_id,
+            r.region,
+            res,
+            r.reason,
+        )
+    return t
+
+
+def summary_table(results: Sequence[Row]) -> Table:
+    t = Table(title="Posture by pillar")
+    t.add_column("Pillar")
+    for s in _COLUMNS:
+        t.add_column(s.value, justify="right", style=_STATUS_STYLE[s])
+    counts: dict[Pillar, Counter[str]] = {p: Counter() for p in Pillar}
+    for r in results:
+        counts[r.pillar][_value(r.status)] += 1
+    for p, c in counts.items():
+        t.add_row(p.label, *(str(c[s.value]) for s in _COLUMNS))
+    total: Counter[str] = Counter(_value(r.status) for r in results)
+    t.add_section()
+    t.add_row("Total", *(str(total[s.value]) for s in _COLUMNS))
+    return t
+
+
+def severity_table(results: Sequence[Row]) -> Table:
+    t = Table(title="Failed findings by severity")
+    t.add_column("Severity")
+    t.add_column("FAIL", justify="right", style="red")
+    c = Counter(r.severity for r in results if r.status == Status.FAIL)
+    for s in Severity:
+        t.add_row(s.value, str(c[s]))
+    return t
+
+
+def gaps_table(gaps: Sequence[GapLike]) -> Table:
+    t = Table(title="Collection gaps (what the scan could not see)")
+    for col in ("Region", "API", "Kind", "Affects", "Message"):
+        t.add_column(col, overflow="fold")
+    for g in gaps:
+        affects = ", ".join(_value(k) for k in g.kinds) or short_arn(g.resource_arn or "")
+        t.add_row(g.region, f"{g.service}:{g.operation}", _value(g.kind), affects,
+                  g.message[:200])
+    return t
+
+
+def print_summary(console: Console, results: Sequence[Row], gaps: Sequence[GapLike]) -> None:
+    console.print(summary_table(results))
+    console.print(severity_table(results))
+    if gaps:
+        console.print(gaps_table(gaps))
