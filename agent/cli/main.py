@@ -13,6 +13,7 @@ from rich.table import Table
 
 from agent import __version__
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
+from agent.cli.coverage_cmd import coverage
 from agent.cli.demo_cmd import demo
 from agent.cli.scan_cmd import safe_url, scan
 from agent.cli.wa_cmd import wa_sync
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.command()(scan)
 app.command()(demo)
 app.command("wa-sync")(wa_sync)
+app.command()(coverage)
 
 
 @app.callback()
