@@ -114,7 +114,7 @@ def table(m: Matrix, names: Mapping[str, str], title: str = "Coverage") -> Table
         if not regions:
             style = _STYLE.get(acct.label, "")
             text = f"[{style}]{acct.label}[/]" if style else acct.label
-            t.add_row(label, "*", text, *([""] * (len(m.services) - 1)))
+            t.add_row(label, "*", *([text] * len(m.services)))
             continue
         for region in sorted(regions):
             row = []
