@@ -14,13 +14,16 @@ from datetime import datetime
 from typing import Any
 
 import aioboto3
+import structlog
 from aiobotocore.credentials import AioCredentialResolver, AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
-from botocore.credentials import _local_now
+from botocore.credentials import ReadOnlyCredentials, _local_now
 
 from agent.aws.errors import Classified
 from agent.aws.handle import CallFailed, RegionHandle
 from agent.domain import GapKind
+
+log = structlog.get_logger(__name__)
 
 
 class AssumeRoleFailed(CallFailed):
@@ -70,6 +73,22 @@ class RoleCredentials(AioDeferredRefreshableCredentials):  # type: ignore[misc]
             "expiry_time": expiration.isoformat() if isinstance(expiration, datetime)
             else str(expiration),
         }
+
+    async def _protected_refresh(self, is_mandatory: bool) -> None:
+        # botocore's version logs a traceback through the stdlib root logger on every failed
+        # refresh; here the failure is the caller's to record (an account-level gap), and a
+        # failed advisory refresh just keeps the current keys, as botocore does.
+        try:
+            metadata = await self._refresh_using()
+        except AssumeRoleFailed as failure:
+            if is_mandatory:
+                raise
+            log.warning("credentials_refresh_deferred", kind=failure.cause.kind.value)
+            return
+        self._set_from_data(metadata)
+        self._frozen_credentials = ReadOnlyCredentials(
+            self._access_key, self._secret_key, self._token, self._account_id
+        )
 
     async def start(self) -> None:
         """Assume now (not at the first call), so a role that fails is known up front."""
