@@ -37,6 +37,8 @@ class Limits:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_attempts: int = 8  # botocore adaptive retry attempts, first try included
+    # botocore's retry mode: adaptive also slows a client down after it was throttled.
+    retry_mode: str = "adaptive"
     # Requests per second per (account, region, service); services not named get default_rate.
     rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RATES)
     default_rate: float = DEFAULT_RATE
@@ -51,6 +53,8 @@ class Limits:
                      "burst_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.retry_mode not in ("adaptive", "standard", "legacy"):
+            raise ValueError(f"unknown retry mode {self.retry_mode!r}")
         for service, rate in self.rates.items():
             if rate <= 0:
                 raise ValueError(f"the rate for {service} must be positive")
@@ -124,7 +128,9 @@ class ScanContext:
 
     def client_config(self) -> AioConfig:
         return AioConfig(
-            retries={"mode": "adaptive", "max_attempts": self.limits.max_attempts},
+            retries={"mode": self.limits.retry_mode,  # type: ignore[typeddict-item]
+                     # total_max_attempts counts the first try; botocore's max_attempts does not.
+                     "total_max_attempts": self.limits.max_attempts},
             connect_timeout=self.limits.connect_timeout,
             read_timeout=self.limits.read_timeout,
             max_pool_connections=max(self.limits.per_service, 10),

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_ITEM = re.compile(rb"<item>(.*?)</item>", re.S)
-_NAME = re.compile(rb"<regionName>(.*?)</regionName>")
-_STATUS = re.compile(rb"<optInStatus>(.*?)</optInStatus>")
-_NOT_OPTED_IN = b"not-opted-in"
 _ROLE_ARN = re.compile(r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):role/(?P<name>.+)$")
 
 
@@ -30,21 +27,34 @@ def rejected_credentials(service: str, protocol: str) -> tuple[str, str, int]:
     return "InvalidClientTokenId", message, 403
 
 
-def rewrite_describe_regions(body: bytes, disabled: Iterable[str], all_regions: bool) -> bytes:
-    """Mark `disabled` regions not-opted-in; without AllRegions, keep enabled regions only."""
-    off = {r.encode() for r in disabled}
+def describe_regions(form: Mapping[str, str], disabled: Iterable[str]) -> bytes:
+    """EC2 DescribeRegions for one account, answered without moto's EC2 backend.
 
-    def item(match: re.Match[bytes]) -> bytes:
-        inner = match.group(1)
-        name = _NAME.search(inner)
-        if name is not None and name.group(1) in off:
-            inner = _STATUS.sub(b"<optInStatus>not-opted-in</optInStatus>", inner)
-        status = _STATUS.search(inner)
-        if not all_regions and status is not None and status.group(1) == _NOT_OPTED_IN:
-            return b""
-        return b"<item>" + inner + b"</item>"
+    moto builds a whole EC2 backend (default VPCs, AMIs, ...) for each account on its first EC2
+    call, which takes seconds per account; the region list needs none of it. Regions come from
+    moto's own table (opt-in regions `not-opted-in`); `disabled` ones are marked so too; without
+    AllRegions only enabled regions are listed, as AWS does.
+    """
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 
-    return _ITEM.sub(item, body)
+    off = set(disabled)
+    wanted = {v for k, v in form.items() if k.startswith("RegionName.")}
+    all_regions = (form.get("AllRegions") or "").lower() == "true"
+    items = []
+    for r in RegionsAndZonesBackend.regions:
+        status = "not-opted-in" if r.name in off else r.opt_in_status
+        if wanted and r.name not in wanted:
+            continue
+        if not all_regions and not wanted and status == "not-opted-in":
+            continue
+        items.append(f"<item><optInStatus>{status}</optInStatus><regionName>{r.name}"
+                     f"</regionName><regionEndpoint>{r.endpoint}</regionEndpoint></item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15">'
+        f"<requestId>{uuid.uuid4()}</requestId><regionInfo>{''.join(items)}</regionInfo>"
+        "</DescribeRegionsResponse>"
+    ).encode()
 
 
 def assume_role_refusal(
