@@ -25,7 +25,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from agent.aws.assume import AssumeRoleFailed, RoleCredentials, assume_with, session_with
+from agent.aws.assume import (
+    AssumeRoleFailed,
+    RoleCredentials,
+    assume_with,
+    session_with,
+    shared_loader,
+)
 from agent.aws.handle import CallFailed, Limits, RegionHandle, ScanContext
 from agent.collectors import Builder, CollectOptions, Collector, collectors_for
 from agent.domain import Gap, GapKind, Inventory, Kind, Resource, Result, Status, utcnow
@@ -284,6 +290,7 @@ class _Env:
     home: str
     progress: Progress
     sink: Sink
+    loader: Any = None  # botocore's model loader, shared by every account's session
 
 
 def home_region(session: Any, spec: TargetSpec) -> str:
@@ -380,7 +387,7 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
             except AssumeRoleFailed as failure:
                 log.warning("assume_role_failed", role=target.role_arn, kind=failure.cause.kind)
                 return _Collected(await _failed_account(env, target, failure), [], set())
-            session = session_with(creds, env.home)
+            session = session_with(creds, env.home, env.loader)
         home = await stack.enter_async_context(
             RegionHandle(env.ctx, session, target.account_id, env.home, creds)
         )
@@ -528,12 +535,15 @@ async def run_scan(
             "uid": uid,
             "caller": caller.account_id,
             "accounts": [t.account_id for t in plan.targets],
-            "account_names": {t.account_id: t.name for t in (*plan.targets, *plan.skipped)
-                              if t.name},
+            "account_names": {
+                **{t.account_id: t.name for t in plan.targets if t.name},
+                **{s.account_id: s.name for s in plan.skipped if s.name},
+            },
             "skipped_accounts": [s.account_id for s in plan.skipped],
         }
         scan_id = sink.start_scan(scope, uid=uid)
-        env = _Env(ctx, req, spec, base, caller, caller_handle, home, progress, sink)
+        env = _Env(ctx, req, spec, base, caller, caller_handle, home, progress, sink,
+                   shared_loader(base))
         runner = _Runner(env, scan_id)
         try:
             await runner.run(plan)

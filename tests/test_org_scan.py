@@ -56,7 +56,7 @@ EAST, WEST = REGIONS
 ALL_KINDS = frozenset(Kind)
 # Fast, but with the shape of production limits: few retries, short timeouts, no rate waits.
 # Standard retries: adaptive mode would slow a throttled client for the rest of the test.
-LIMITS = Limits(max_attempts=2, call_timeout=6.0, per_service=2, rates={}, default_rate=1000.0,
+LIMITS = Limits(max_attempts=2, call_timeout=4.0, per_service=2, rates={}, default_rate=1000.0,
                 retry_mode="standard")
 
 

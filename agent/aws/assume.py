@@ -134,9 +134,21 @@ class _Provider:
         return self._credentials
 
 
-def session_with(credentials: Any, region: str) -> aioboto3.Session:
+def shared_loader(base: Any = None) -> Any:
+    """A botocore data loader to share between sessions: each session would otherwise parse
+    every service model again (SageMaker's alone is megabytes of JSON) for every account.
+    The base session's own loader when it has one (boto3 sessions keep theirs in `_session`)."""
+    core = getattr(base, "_session", None)
+    if core is not None and hasattr(core, "get_component"):
+        return core.get_component("data_loader")
+    return AioSession().get_component("data_loader")
+
+
+def session_with(credentials: Any, region: str, loader: Any = None) -> aioboto3.Session:
     """An aioboto3 session whose every client signs with `credentials`."""
     core = AioSession()
+    if loader is not None:
+        core.register_component("data_loader", loader)
     core.register_component("credential_provider", AioCredentialResolver([_Provider(credentials)]))
     return aioboto3.Session(botocore_session=core, region_name=region)
 
@@ -147,4 +159,5 @@ __all__ = [
     "assume_with",
     "role_arn",
     "session_with",
+    "shared_loader",
 ]
