@@ -3,6 +3,7 @@ is recorded as interrupted, and the next clean scan counts nothing as fixed; `--
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -132,3 +133,42 @@ def test_scan_with_wait_runs_after_the_holder(org_emu: tuple[Emulator, dict[str,
             lock.release()
         _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, err[-2000:]
+
+
+def test_coverage_command_reads_the_matrix_back(org_emu: tuple[Emulator, dict[str, str]],
+                                                tmp_path: Path) -> None:
+    """`mllens coverage` shows the stored matrix of the latest scan, as a table and as JSON."""
+    emu, accounts = org_emu
+    db = f"sqlite:///{tmp_path / 'cov.db'}"
+    emu.faults.disable_region(accounts["prod-a"], "eu-west-1")
+    try:
+        scanned = run(scan_args(emu, db, "-r", "eu-west-1"))
+    finally:
+        emu.faults.clear()
+        emu.faults.strict_roles = True
+    assert scanned.returncode == 3, scanned.stderr[-2000:]
+    table = run([sys.executable, "-m", "agent.cli.main", "coverage", "--db", db])
+    assert table.returncode == 0, table.stderr
+    assert "prod-a" in table.stdout and "not enabled in this account" in table.stdout
+    as_json = run([sys.executable, "-m", "agent.cli.main", "coverage", "--db", db, "-f", "json"])
+    cells = json.loads(as_json.stdout)["coverage"]
+    states = {(c["account"], c["region"], c["service"]): c["state"] for c in cells}
+    assert states[(accounts["prod-a"], "eu-west-1", "sagemaker")] == "skipped"
+    assert states[(accounts["prod-a"], "us-east-1", "sagemaker")] == "scanned"
+    assert states[(accounts["prod-b"], "eu-west-1", "sagemaker")] == "scanned"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--organization"], "role name"),
+    (["--ou", "ou-nope", "--role-name", "Audit"], "organizational unit"),
+    (["--account", "12", "--role-name", "Audit"], "account ID"),
+    (["--rate", "sagemaker=fast"], "--rate"),
+    (["--session-name", "x"], "session name"),
+])
+def test_scan_bad_target_input_is_one_line(args: list[str], words: str, tmp_path: Path) -> None:
+    """Malformed targets and rates are usage errors (exit 2) in one line, before any call."""
+    proc = run([sys.executable, "-m", "agent.cli.main", "scan", "--db",
+                str(tmp_path / "x.db"), *args])
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr
