@@ -59,6 +59,8 @@ class Grant:
 SCAN_GRANTS: tuple[Grant, ...] = (
     Grant("sts:GetCallerIdentity", Principal.AUDIT,
           "agent.scan.identify_account: the account the scan's credentials reach"),
+    Grant("ec2:DescribeRegions", Principal.AUDIT,
+          "agent.targets.enabled_regions: the regions each account has enabled (opt-in aware)"),
 )
 
 # The scanner's own calls. The multi-account targets (agent.targets) add theirs here, next to
@@ -72,7 +74,7 @@ SCANNER_GRANTS: tuple[Grant, ...] = (
           "agent.targets: the accounts directly under an OU",
           conditional="only with targets.ou_ids (multi-account scan)",
           sid="ListOrganizationAccounts"),
-    Grant("organizations:ListChildren", Principal.SCANNER,
+    Grant("organizations:ListOrganizationalUnitsForParent", Principal.SCANNER,
           "agent.targets: the child OUs of an OU, walked recursively",
           conditional="only with targets.ou_ids (multi-account scan)",
           sid="ListOrganizationAccounts"),

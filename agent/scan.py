@@ -1,8 +1,15 @@
-"""One scan: identify the account, collect each region, evaluate checks, persist per account.
+"""One scan: identify the caller, plan accounts and regions, collect, evaluate, persist per account.
 
-The flow follows the architecture: collect into a frozen Inventory per (account, region), evaluate
-pure checks over it, then write the whole account in one transaction before moving on, so a
-broken account cannot sink the scan and memory follows the largest account.
+The flow follows the architecture: each target account is collected into frozen Inventories (one
+per region), evaluated by pure checks, and written in one transaction of its own before its
+inventory is dropped, so memory follows the largest account times `accounts_in_parallel`, and a
+broken account (a role that cannot be assumed, a crash) becomes a recorded account-level gap
+instead of sinking the scan. Accounts and regions left out are written as coverage rows too:
+
+- (region, kind)            how completely one inventory kind was read (the collectors' view);
+- (region, "region")        a region not scanned at all, with the reason (not enabled, ...);
+- ("*", "account")          the account as a whole: complete, partial, failed or skipped;
+- ("*", "regions")          the account's region list could not be read (what was scanned).
 """
 
 from __future__ import annotations
@@ -11,19 +18,48 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 
+from agent.aws.assume import (
+    AssumeRoleFailed,
+    RoleCredentials,
+    assume_with,
+    session_with,
+    shared_loader,
+)
 from agent.aws.handle import CallFailed, Limits, RegionHandle, ScanContext
 from agent.collectors import Builder, CollectOptions, Collector, collectors_for
 from agent.domain import Gap, GapKind, Inventory, Kind, Resource, Result, Status, utcnow
+from agent.targets import (
+    AccountPlan,
+    Caller,
+    RegionPlan,
+    Target,
+    TargetSpec,
+    discover_members,
+    enabled_regions,
+    organizations_region,
+    partition_of,
+    plan_accounts,
+    plan_regions,
+    service_regions,
+)
 from checks.base import Check
 from checks.runner import evaluate
 
 log = structlog.get_logger(__name__)
+
+ALL_REGIONS = "*"  # the region of account-level coverage rows and gaps
+ACCOUNT_ROW = "account"
+REGION_ROW = "region"
+REGION_LIST_ROW = "regions"
+
+CoverageItem = tuple[str, str, str, str]
 
 
 class ScanError(Exception):
@@ -31,12 +67,17 @@ class ScanError(Exception):
 
 
 class Progress(Protocol):
+    def account_started(self, account_id: str, name: str) -> None: ...
     def region_started(self, account_id: str, region: str, collectors: int) -> None: ...
     def collector_done(self, account_id: str, region: str, collector: str, count: int) -> None: ...
     def region_done(self, account_id: str, region: str) -> None: ...
+    def account_done(self, account_id: str, state: str, reason: str) -> None: ...
 
 
 class NoProgress:
+    def account_started(self, account_id: str, name: str) -> None:
+        pass
+
     def region_started(self, account_id: str, region: str, collectors: int) -> None:
         pass
 
@@ -46,23 +87,41 @@ class NoProgress:
     def region_done(self, account_id: str, region: str) -> None:
         pass
 
+    def account_done(self, account_id: str, state: str, reason: str) -> None:
+        pass
+
 
 @dataclass(frozen=True)
 class ScanRequest:
-    regions: tuple[str, ...]
     checks: tuple[Check, ...]
+    # Shorthand kept for callers that only pick regions; `targets.regions` wins when both are set.
+    regions: tuple[str, ...] = ()
+    targets: TargetSpec = field(default_factory=TargetSpec)
     profile: str | None = None
     endpoint_url: str | None = None
     limits: Limits = field(default_factory=Limits)
     collect: CollectOptions = field(default_factory=CollectOptions)
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    @property
+    def spec(self) -> TargetSpec:
+        if self.targets.regions or not self.regions:
+            return self.targets
+        return replace(self.targets, regions=tuple(self.regions))
+
     def scope(self) -> dict[str, Any]:
+        spec = self.spec
         return {
-            "regions": list(self.regions),
+            "regions": list(spec.regions),
             "checks": [c.id for c in self.checks],
             "endpoint_url": self.endpoint_url,
             "profile": self.profile,
+            "organization": spec.discovers,
+            "ou_ids": list(spec.ou_ids),
+            "include": list(spec.include),
+            "exclude": list(spec.exclude),
+            "role_name": spec.role_name,
+            "session_name": spec.session_name,
         }
 
 
@@ -72,6 +131,11 @@ class AccountOutcome:
     results: list[Result]
     gaps: list[Gap]
     resources: int
+    name: str = ""
+    # complete | partial | failed | skipped: the account's coverage row state.
+    state: str = "complete"
+    reason: str = ""
+    coverage: list[CoverageItem] = field(default_factory=list)
 
 
 @dataclass
@@ -93,11 +157,15 @@ class ScanOutcome:
     def gaps(self) -> list[Gap]:
         return [g for a in self.accounts for g in a.gaps]
 
+    def coverage(self) -> list[tuple[str, str, str, str, str]]:
+        """(account, region, kind, state, reason) rows, as written to the store."""
+        return [(a.account_id, *row) for a in self.accounts for row in a.coverage]
+
 
 class Sink(Protocol):
-    """Where finished accounts go: the store in production, a list in some tests."""
+    """Where finished accounts go: the store in production."""
 
-    def start_scan(self, scope: dict[str, Any]) -> int: ...
+    def start_scan(self, scope: dict[str, Any], *, uid: str | None = None) -> int: ...
 
     def write_account(
         self,
@@ -106,9 +174,9 @@ class Sink(Protocol):
         results: Sequence[Result],
         gaps: Sequence[Gap],
         resources: Sequence[Resource],
-        coverage: Sequence[tuple[str, str, str, str]],
+        coverage: Sequence[CoverageItem],
         complete_scopes: set[tuple[str, str]],
-    ) -> None: ...
+    ) -> Any: ...
 
     def finish_scan(
         self,
@@ -119,9 +187,16 @@ class Sink(Protocol):
         error: str | None = None,
     ) -> None: ...
 
+    def findings(self, scan_id: int | None = None, *, account_id: str | None = None) -> Any: ...
+
 
 def needed_kinds(checks: Iterable[Check]) -> set[Kind]:
     return {k for c in checks for k in c.needs}
+
+
+def service_of(c: Collector) -> str:
+    """The AWS service a collector reads (its IAM actions' prefix)."""
+    return c.actions[0].split(":", 1)[0] if c.actions else c.name
 
 
 async def collect_region(
@@ -129,8 +204,12 @@ async def collect_region(
     collectors: Sequence[Collector],
     opts: CollectOptions,
     progress: Progress,
+    absent: Iterable[Kind] = (),
 ) -> Inventory:
+    """Run the collectors for one region. `absent` kinds are known empty (service not offered)."""
     out = Builder(h.account_id, h.region)
+    for kind in absent:
+        out.touch(kind)
     progress.region_started(h.account_id, h.region, len(collectors))
 
     async def run(c: Collector) -> None:
@@ -155,9 +234,7 @@ async def collect_region(
     return out.freeze(h, utcnow())
 
 
-def coverage_rows(
-    inventory: Inventory, kinds: Iterable[Kind]
-) -> list[tuple[str, str, str, str]]:
+def coverage_rows(inventory: Inventory, kinds: Iterable[Kind]) -> list[CoverageItem]:
     rows = []
     for kind in sorted(kinds):
         missing = inventory.missing([kind])
@@ -168,56 +245,6 @@ def coverage_rows(
         else:
             rows.append((inventory.region, kind.value, "complete", ""))
     return rows
-
-
-async def identify_account(ctx: ScanContext, session: Any, region: str) -> str:
-    async with RegionHandle(ctx, session, "unknown", region) as h:
-        try:
-            ident = await h.call("sts", "GetCallerIdentity")
-        except CallFailed as failure:
-            raise ScanError(
-                f"cannot identify the AWS account ({failure.kind.value}): "
-                f"{failure.classified.message}"
-            ) from failure
-    return str(ident["Account"])
-
-
-async def scan_account(
-    ctx: ScanContext,
-    session: Any,
-    account_id: str,
-    req: ScanRequest,
-    progress: Progress,
-) -> tuple[list[Inventory], list[Result]]:
-    kinds = needed_kinds(req.checks)
-    collectors = collectors_for(kinds)
-    structlog.contextvars.bind_contextvars(account=account_id)
-
-    async def region(r: str) -> Inventory:
-        structlog.contextvars.bind_contextvars(region=r)
-        async with RegionHandle(ctx, session, account_id, r) as h:
-            return await collect_region(h, collectors, req.collect, progress)
-
-    inventories = await asyncio.gather(*(region(r) for r in req.regions))
-    results: list[Result] = []
-    for inv in inventories:
-        results.extend(evaluate(req.checks, inv, req.params))
-    return list(inventories), results
-
-
-def summarise(results: Sequence[Result], gaps: Sequence[Gap]) -> dict[str, Any]:
-    by_pillar: dict[str, Counter[str]] = {}
-    failed_by_severity: Counter[str] = Counter()
-    for r in results:
-        by_pillar.setdefault(r.pillar.value, Counter())[r.status.value] += 1
-        if r.status is Status.FAIL:
-            failed_by_severity[r.severity.value] += 1
-    return {
-        "by_pillar": {p: dict(c) for p, c in by_pillar.items()},
-        "failed_by_severity": dict(failed_by_severity),
-        "status": dict(Counter(r.status.value for r in results)),
-        "gaps": len(gaps),
-    }
 
 
 def complete_scopes(checks: Sequence[Check], inventories: Sequence[Inventory]) -> set[
@@ -232,6 +259,258 @@ def complete_scopes(checks: Sequence[Check], inventories: Sequence[Inventory]) -
     }
 
 
+def summarise(
+    results: Sequence[Result], gaps: Sequence[Gap], accounts: Sequence[AccountOutcome] = ()
+) -> dict[str, Any]:
+    by_pillar: dict[str, Counter[str]] = {}
+    failed_by_severity: Counter[str] = Counter()
+    for r in results:
+        by_pillar.setdefault(r.pillar.value, Counter())[r.status.value] += 1
+        if r.status is Status.FAIL:
+            failed_by_severity[r.severity.value] += 1
+    return {
+        "by_pillar": {p: dict(c) for p, c in by_pillar.items()},
+        "failed_by_severity": dict(failed_by_severity),
+        "status": dict(Counter(r.status.value for r in results)),
+        "gaps": len(gaps),
+        "accounts": dict(Counter(a.state for a in accounts)),
+    }
+
+
+@dataclass
+class _Env:
+    """What every account of one scan shares."""
+
+    ctx: ScanContext
+    req: ScanRequest
+    spec: TargetSpec
+    base: Any
+    caller: Caller
+    caller_handle: RegionHandle
+    home: str
+    progress: Progress
+    sink: Sink
+    loader: Any = None  # botocore's model loader, shared by every account's session
+
+
+def home_region(session: Any, spec: TargetSpec) -> str:
+    """Where STS is called and region lists are read: the session's region, else the first
+    requested one, else us-east-1."""
+    configured = getattr(session, "region_name", None)
+    return str(configured or (spec.regions[0] if spec.regions else "us-east-1"))
+
+
+async def identify_caller(h: RegionHandle) -> Caller:
+    try:
+        ident = await h.call("sts", "GetCallerIdentity")
+    except CallFailed as failure:
+        raise ScanError(
+            f"cannot identify the AWS account ({failure.kind.value}): "
+            f"{failure.classified.message}"
+        ) from failure
+    arn = str(ident.get("Arn", ""))
+    return Caller(str(ident["Account"]), arn, partition_of(arn))
+
+
+async def plan_targets(
+    ctx: ScanContext, stack: AsyncExitStack, base: Any, caller: Caller, spec: TargetSpec
+) -> AccountPlan:
+    members = None
+    if spec.discovers:
+        org = await stack.enter_async_context(
+            RegionHandle(ctx, base, caller.account_id, organizations_region(caller.partition))
+        )
+        try:
+            members = await discover_members(org, spec.ou_ids)
+        except CallFailed as failure:
+            raise ScanError(
+                f"cannot list the organisation's accounts ({failure.kind.value}): "
+                f"{failure.classified.message}"
+            ) from failure
+    try:
+        return plan_accounts(spec, caller, members)
+    except ValueError as exc:
+        raise ScanError(str(exc)) from exc
+
+
+async def _previous_unverified(env: _Env, account_id: str, reason: str) -> list[Result]:
+    """UNKNOWN observations for the account's known findings: open ones stay open, marked
+    unverified since this scan, instead of silently aging."""
+    wanted = {c.id for c in env.req.checks}
+    rows = await asyncio.to_thread(env.sink.findings, account_id=account_id)
+    now = utcnow()
+    return [
+        Result(
+            check_id=f.check_id, status=Status.UNKNOWN, resource_arn=f.resource_arn,
+            reason=reason, account_id=account_id, region=f.region, severity=f.severity,
+            pillar=f.pillar, resource_kind=f.resource_kind, sub_resource=f.sub_resource,
+            observed_at=now,
+        )
+        for f in rows
+        if f.check_id in wanted and str(f.status) != "GONE"
+    ]
+
+
+async def _failed_account(env: _Env, target: Target, failure: CallFailed) -> AccountOutcome:
+    kinds = tuple(sorted(needed_kinds(env.req.checks)))
+    gap = Gap(target.account_id, ALL_REGIONS, failure.service, failure.operation, failure.kind,
+              failure.classified.message[:1000], kinds=kinds)
+    reason = f"account not scanned: {failure.kind.value}: {failure.classified.message}"[:1000]
+    results = await _previous_unverified(env, target.account_id, reason)
+    return AccountOutcome(
+        target.account_id, results, [gap], 0, name=target.name, state="failed",
+        reason=reason, coverage=[(ALL_REGIONS, ACCOUNT_ROW, "failed", reason)],
+    )
+
+
+@dataclass
+class _Collected:
+    outcome: AccountOutcome
+    resources: list[Resource]
+    scopes: set[tuple[str, str]]
+
+
+async def scan_target(env: _Env, target: Target) -> _Collected:
+    """Collect and evaluate one account; every failure inside is recorded, none raised."""
+    structlog.contextvars.bind_contextvars(account=target.account_id)
+    req = env.req
+    kinds = needed_kinds(req.checks)
+    collectors = collectors_for(kinds)
+    async with AsyncExitStack() as stack:
+        creds: RoleCredentials | None = None
+        session = env.base
+        if target.role_arn:
+            creds = RoleCredentials(assume_with(env.caller_handle, target.role_arn,
+                                                env.spec.session_name, env.spec.external_id))
+            try:
+                await creds.start()
+            except AssumeRoleFailed as failure:
+                log.warning("assume_role_failed", role=target.role_arn, kind=failure.cause.kind)
+                return _Collected(await _failed_account(env, target, failure), [], set())
+            session = session_with(creds, env.home, env.loader)
+        home = await stack.enter_async_context(
+            RegionHandle(env.ctx, session, target.account_id, env.home, creds)
+        )
+        account_gaps: list[Gap] = []
+        coverage: list[CoverageItem] = []
+        status: dict[str, str] | None
+        try:
+            status = await enabled_regions(home)
+        except CallFailed as failure:
+            status = None
+            account_gaps.append(home.gap(failure))
+        requested = env.spec.regions or (() if status is not None else (env.home,))
+        by_service = service_regions(env.caller.partition, {service_of(c) for c in collectors})
+        plans = plan_regions(requested, status, by_service)
+        if status is None:
+            coverage.append((ALL_REGIONS, REGION_LIST_ROW, "failed" if not env.spec.regions
+                             else "partial",
+                             f"region list unreadable ({account_gaps[0].kind.value}); scanned "
+                             f"only {', '.join(requested)}"))
+        for p in plans:
+            if p.skipped:
+                coverage.append((p.region, REGION_ROW, "skipped", p.skipped))
+
+        async def region(p: RegionPlan) -> Inventory:
+            structlog.contextvars.bind_contextvars(region=p.region)
+            chosen = [c for c in collectors if service_of(c) in p.services]
+            absent = [k for c in collectors if c not in chosen for k in c.kinds if k in kinds]
+            async with RegionHandle(env.ctx, session, target.account_id, p.region, creds) as h:
+                return await collect_region(h, chosen, req.collect, env.progress, absent)
+
+        scanned = [p for p in plans if not p.skipped]
+        inventories = await asyncio.gather(*(region(p) for p in scanned))
+
+    results: list[Result] = []
+    for inv in inventories:
+        results.extend(evaluate(req.checks, inv, req.params))
+    gaps = account_gaps + [g for inv in inventories for g in inv.gaps]
+    for p, inv in zip(scanned, inventories, strict=True):
+        rows = coverage_rows(inv, kinds)
+        skipped_kinds = {k.value: reason for c in collectors for k in c.kinds
+                         for s, reason in p.unavailable.items() if service_of(c) == s}
+        for r, k, st, why in rows:
+            coverage.append((r, k, "skipped", skipped_kinds[k]) if k in skipped_kinds
+                            else (r, k, st, why))
+    partial = (status is None and not env.spec.regions) or any(g.kinds for g in gaps)
+    reasons = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps if g.kinds})
+    state = "partial" if partial else "complete"
+    reason = "; ".join(reasons)[:1000] if partial else ""
+    coverage.append((ALL_REGIONS, ACCOUNT_ROW, state, reason or f"{len(scanned)} regions"))
+    resources = [r for inv in inventories for rs in inv.resources.values() for r in rs]
+    outcome = AccountOutcome(target.account_id, results, gaps, len(resources), name=target.name,
+                             state=state, reason=reason, coverage=coverage)
+    return _Collected(outcome, resources, complete_scopes(req.checks, inventories))
+
+
+class _Runner:
+    """Runs the accounts of one scan, a bounded number at a time, each written when done."""
+
+    def __init__(self, env: _Env, scan_id: int) -> None:
+        self.env = env
+        self.scan_id = scan_id
+        self.outcomes: list[AccountOutcome] = []
+        self.writes: set[asyncio.Future[Any]] = set()
+        self.bound = asyncio.Semaphore(env.ctx.limits.accounts_in_parallel)
+
+    async def _write(self, c: _Collected) -> None:
+        o = c.outcome
+        fut = asyncio.ensure_future(asyncio.to_thread(
+            self.env.sink.write_account, self.scan_id, o.account_id, o.results, o.gaps,
+            c.resources, o.coverage, c.scopes,
+        ))
+        self.writes.add(fut)
+        # Shielded: a cancelled scan still lets a write that began finish (or fail) whole.
+        await asyncio.shield(fut)
+
+    async def skipped(self, account_id: str, name: str, reason: str) -> None:
+        outcome = AccountOutcome(account_id, [], [], 0, name=name, state="skipped",
+                                 reason=reason,
+                                 coverage=[(ALL_REGIONS, ACCOUNT_ROW, "skipped", reason)])
+        await self._write(_Collected(outcome, [], set()))
+        self.outcomes.append(outcome)
+        self.env.progress.account_done(account_id, "skipped", reason)
+
+    async def account(self, target: Target) -> None:
+        async with self.bound:
+            self.env.progress.account_started(target.account_id, target.name)
+            try:
+                collected = await scan_target(self.env, target)
+            except Exception as exc:  # boundary: one broken account cannot sink the scan
+                log.exception("account_crashed", account=target.account_id)
+                failure = CallFailed("mllens", "scan", _internal(exc))
+                collected = _Collected(await _failed_account(self.env, target, failure), [],
+                                       set())
+            await self._write(collected)
+            del collected.resources[:]  # the inventory goes once the account is durable
+            self.outcomes.append(collected.outcome)
+            o = collected.outcome
+            log.info("account_done", account=o.account_id, state=o.state,
+                     results=len(o.results), gaps=len(o.gaps), resources=o.resources)
+            self.env.progress.account_done(o.account_id, o.state, o.reason)
+
+    async def run(self, plan: AccountPlan) -> None:
+        for s in plan.skipped:
+            await self.skipped(s.account_id, s.name, s.reason)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for t in plan.targets:
+                    tg.create_task(self.account(t))
+        except BaseExceptionGroup as group:
+            # Only the store can fail an account task (everything else is recorded inside).
+            raise group.exceptions[0] from None
+
+    async def settle(self) -> None:
+        if self.writes:
+            await asyncio.gather(*self.writes, return_exceptions=True)
+
+
+def _internal(exc: BaseException) -> Any:
+    from agent.aws.errors import Classified
+
+    return Classified(GapKind.INTERNAL, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+
+
 async def run_scan(
     req: ScanRequest,
     sink: Sink,
@@ -239,51 +518,58 @@ async def run_scan(
     progress: Progress | None = None,
 ) -> ScanOutcome:
     progress = progress or NoProgress()
+    spec = req.spec
     ctx = ScanContext(limits=req.limits, endpoint_url=req.endpoint_url)
     uid = str(uuid.uuid4())
     structlog.contextvars.bind_contextvars(scan_id=uid)
     started = utcnow()
-    session = session_factory()
-    account_id = await identify_account(ctx, session, req.regions[0])
-    scan_id = sink.start_scan({**req.scope(), "uid": uid, "accounts": [account_id]})
-    accounts: list[AccountOutcome] = []
-    status = "complete"
-    error: str | None = None
-    try:
-        inventories, results = await scan_account(ctx, session, account_id, req, progress)
-        gaps = [g for inv in inventories for g in inv.gaps]
-        resources = [r for inv in inventories for kind_res in inv.resources.values()
-                     for r in kind_res]
-        kinds = needed_kinds(req.checks)
-        coverage = [row for inv in inventories for row in coverage_rows(inv, kinds)]
-        sink.write_account(
-            scan_id,
-            account_id,
-            results,
-            gaps,
-            resources,
-            coverage,
-            complete_scopes(req.checks, inventories),
-        )
-        accounts.append(AccountOutcome(account_id, results, gaps, len(resources)))
-        if any(g.kinds for g in gaps):
-            status = "partial"
-    except BaseException as exc:
-        status = "interrupted" if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)) \
-            else "failed"
-        error = f"{type(exc).__name__}: {exc}"
-        sink.finish_scan(scan_id, status, ctx.stats.total(), {}, error)
-        raise
+    base = session_factory()
+    home = home_region(base, spec)
+    async with AsyncExitStack() as stack:
+        caller_handle = await stack.enter_async_context(RegionHandle(ctx, base, "caller", home))
+        caller = await identify_caller(caller_handle)
+        caller_handle.account_id = caller.account_id
+        plan = await plan_targets(ctx, stack, base, caller, spec)
+        scope = {
+            **req.scope(),
+            "uid": uid,
+            "caller": caller.account_id,
+            "accounts": [t.account_id for t in plan.targets],
+            "account_names": {
+                **{t.account_id: t.name for t in plan.targets if t.name},
+                **{s.account_id: s.name for s in plan.skipped if s.name},
+            },
+            "skipped_accounts": [s.account_id for s in plan.skipped],
+        }
+        scan_id = sink.start_scan(scope, uid=uid)
+        env = _Env(ctx, req, spec, base, caller, caller_handle, home, progress, sink,
+                   shared_loader(base))
+        runner = _Runner(env, scan_id)
+        try:
+            await runner.run(plan)
+        except BaseException as exc:
+            await runner.settle()
+            interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+            status = "interrupted" if interrupted else "failed"
+            error = "interrupted by a signal" if interrupted else f"{type(exc).__name__}: {exc}"
+            try:
+                sink.finish_scan(scan_id, status, ctx.stats.total(), {}, error[:2000])
+            except Exception:  # boundary: already failing; the next start closes the scan
+                log.warning("finish_scan_failed", status=status, exc_info=True)
+            raise
+    accounts = runner.outcomes
     all_results = [r for a in accounts for r in a.results]
     all_gaps = [g for a in accounts for g in a.gaps]
-    sink.finish_scan(scan_id, status, ctx.stats.total(), summarise(all_results, all_gaps), error)
+    status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
+    sink.finish_scan(scan_id, status, ctx.stats.total(),
+                     summarise(all_results, all_gaps, accounts), None)
     return ScanOutcome(
         uid=uid,
         scan_id=scan_id,
         status=status,
         started_at=started,
         finished_at=utcnow(),
-        accounts=accounts,
+        accounts=sorted(accounts, key=lambda a: a.account_id),
         api_calls=ctx.stats.total(),
         calls_by_operation=ctx.stats.calls,
     )

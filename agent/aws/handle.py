@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiobotocore.config import AioConfig
 from botocore import xform_name
 
 from agent.aws.errors import Classified, classify
+from agent.aws.ratelimit import DEFAULT_BURST_SECONDS, DEFAULT_RATE, DEFAULT_RATES, RateLimiter
 from agent.domain import Gap, GapKind, Kind
 
 log = structlog.get_logger(__name__)
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Concurrency and time bounds. Defaults suit one account with AWS's default API quotas."""
+    """Concurrency, rate and time bounds. Defaults suit AWS's default API quotas."""
 
     max_in_flight: int = 64  # calls in flight across the whole scan
     per_service: int = 16  # calls in flight per (account, region, service)
@@ -36,6 +37,27 @@ class Limits:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_attempts: int = 8  # botocore adaptive retry attempts, first try included
+    # botocore's retry mode: adaptive also slows a client down after it was throttled.
+    retry_mode: str = "adaptive"
+    # Requests per second per (account, region, service); services not named get default_rate.
+    rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RATES)
+    default_rate: float = DEFAULT_RATE
+    burst_seconds: float = DEFAULT_BURST_SECONDS  # a bucket saves up this many seconds of rate
+    accounts_in_parallel: int = 4  # accounts collected at once (each holds its inventory)
+
+    def __post_init__(self) -> None:
+        for name in ("max_in_flight", "per_service", "max_attempts", "accounts_in_parallel"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("call_timeout", "connect_timeout", "read_timeout", "default_rate",
+                     "burst_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.retry_mode not in ("adaptive", "standard", "legacy"):
+            raise ValueError(f"unknown retry mode {self.retry_mode!r}")
+        for service, rate in self.rates.items():
+            if rate <= 0:
+                raise ValueError(f"the rate for {service} must be positive")
 
 
 @dataclass
@@ -48,6 +70,14 @@ class CallStats:
 
     def total(self) -> int:
         return sum(self.calls.values())
+
+
+class Reassumable(Protocol):
+    """Credentials a handle can renew after AWS said they expired (`agent.aws.assume`)."""
+
+    generation: int
+
+    async def reassume(self, seen_generation: int) -> None: ...
 
 
 class CallFailed(Exception):
@@ -81,6 +111,7 @@ class ScanContext:
     endpoint_url: str | None = None
     stats: CallStats = field(default_factory=CallStats)
     _global: asyncio.Semaphore | None = None
+    _limiter: RateLimiter | None = None
 
     def global_bound(self) -> asyncio.Semaphore:
         # Created lazily so the semaphore binds to the running loop, not to import time.
@@ -88,9 +119,18 @@ class ScanContext:
             self._global = asyncio.Semaphore(self.limits.max_in_flight)
         return self._global
 
+    def limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = RateLimiter(
+                self.limits.rates, self.limits.default_rate, self.limits.burst_seconds
+            )
+        return self._limiter
+
     def client_config(self) -> AioConfig:
         return AioConfig(
-            retries={"mode": "adaptive", "max_attempts": self.limits.max_attempts},
+            retries={"mode": self.limits.retry_mode,  # type: ignore[typeddict-item]
+                     # total_max_attempts counts the first try; botocore's max_attempts does not.
+                     "total_max_attempts": self.limits.max_attempts},
             connect_timeout=self.limits.connect_timeout,
             read_timeout=self.limits.read_timeout,
             max_pool_connections=max(self.limits.per_service, 10),
@@ -101,11 +141,20 @@ class ScanContext:
 class RegionHandle:
     """Clients and bounded calls for one account in one region. Use as an async context manager."""
 
-    def __init__(self, ctx: ScanContext, session: Any, account_id: str, region: str) -> None:
+    def __init__(
+        self,
+        ctx: ScanContext,
+        session: Any,
+        account_id: str,
+        region: str,
+        credentials: Reassumable | None = None,
+    ) -> None:
         self.ctx = ctx
         self.session = session
         self.account_id = account_id
         self.region = region
+        # Set for assumed-role sessions: what an ExpiredToken answer may renew, once per call.
+        self.credentials = credentials
         self.gaps: list[Gap] = []
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
@@ -128,6 +177,8 @@ class RegionHandle:
                 }
                 if self.ctx.endpoint_url:
                     kwargs["endpoint_url"] = self.ctx.endpoint_url
+                elif service == "sts":
+                    kwargs["endpoint_url"] = regional_sts_endpoint(self.region)
                 cm = self.session.client(service, **kwargs)
                 self._clients[service] = await self._stack.enter_async_context(cm)
                 self._bounds[service] = asyncio.Semaphore(self.ctx.limits.per_service)
@@ -137,15 +188,35 @@ class RegionHandle:
         return log.bind(account=self.account_id, region=self.region, **kw)
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        """One API call: bounded, timed out, retried by botocore, answer normalised to UTC."""
+        """One API call: rate-limited, bounded, timed out, retried by botocore, answer in UTC.
+
+        An ExpiredToken answer on assumed-role credentials re-assumes the role once (shared
+        with every call that saw the same keys fail) and retries the call once.
+        """
+        seen = self.credentials.generation if self.credentials is not None else 0
+        try:
+            return await self._call(service, operation, params)
+        except CallFailed as failure:
+            if failure.kind is not GapKind.EXPIRED_CREDENTIALS or self.credentials is None:
+                raise
+            self._log(service=service, operation=operation).info("credentials_expired_reassume")
+            await self.credentials.reassume(seen)
+            return await self._call(service, operation, params)
+
+    async def _call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         client = await self.client(service)
         method = getattr(client, xform_name(operation))
+        # The token is taken before a slot, so a service waiting on its rate holds no slot of
+        # the global bound that other accounts' calls could use.
+        await self.ctx.limiter().acquire(self.account_id, self.region, service)
         async with self.ctx.global_bound(), self._bounds[service]:
             self.ctx.stats.calls[f"{service}:{operation}"] += 1
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.ctx.limits.call_timeout):
                     resp = await method(**params)
+            except CallFailed:
+                raise  # refreshing assumed-role credentials failed: already classified
             except Exception as exc:  # boundary: every failure is classified, none escapes raw
                 c = classify(exc)
                 self.ctx.stats.errors[c.kind.value] += 1
@@ -201,3 +272,13 @@ class RegionHandle:
             resource=resource_arn,
         )
         return g
+
+
+def regional_sts_endpoint(region: str) -> str | None:
+    """STS in the region itself, not the global endpoint: lower latency, no dependency on
+    us-east-1, and session tokens valid in every region. None leaves it to botocore."""
+    if region.startswith("cn-"):
+        return f"https://sts.{region}.amazonaws.com.cn"
+    if region.split("-")[0] in ("us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"):
+        return None if "-iso" in region else f"https://sts.{region}.amazonaws.com"
+    return None

@@ -14,6 +14,7 @@ from rich.table import Table
 from agent import __version__
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.config_cmd import config_app
+from agent.cli.coverage_cmd import coverage
 from agent.cli.demo_cmd import demo
 from agent.cli.iam_cmd import iam_policy
 from agent.cli.plan_cmd import plan
@@ -44,6 +45,7 @@ app.command("wa-sync")(wa_sync)
 app.command("iam-policy")(iam_policy)
 app.command()(report)
 app.command()(plan)
+app.command()(coverage)
 
 
 @app.callback()

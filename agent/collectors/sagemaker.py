@@ -13,14 +13,16 @@ from typing import Any
 
 from agent.aws.handle import RegionHandle
 from agent.collectors.base import Builder, CollectOptions, describe, fan_out, listing
-from agent.domain import Kind, utcnow
+from agent.domain import Gap, Kind, utcnow
 
 SM = "sagemaker"
 
 
 async def endpoints(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
     """Endpoints, then each endpoint config they use (described once, however many share it)."""
-    kinds = (Kind.ENDPOINTS,)
+    # Configs are found through the endpoints: an endpoint listing that failed leaves the
+    # configs incomplete too, or their findings would read as deleted.
+    kinds = (Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS)
     out.touch(Kind.ENDPOINTS)
     out.touch(Kind.ENDPOINT_CONFIGS)
     summaries = [
@@ -39,6 +41,10 @@ async def endpoints(h: RegionHandle, out: Builder, opts: CollectOptions) -> None
             return
         if data is None:
             out.add(Kind.ENDPOINTS, arn, name, summary, incomplete_reason=problem)
+            # Its config name is unknown, so the configs read are not all there are.
+            h.gaps.append(Gap(h.account_id, h.region, SM, "DescribeEndpoint",
+                              h.gaps[-1].kind, f"config of endpoint {name} unknown: {problem}",
+                              kinds=(Kind.ENDPOINT_CONFIGS,), resource_arn=arn))
             return
         out.add(Kind.ENDPOINTS, arn, name, data)
         if data.get("EndpointConfigName"):

@@ -13,6 +13,15 @@ How a request is identified, without parsing it the way moto does:
 - the account is the one moto itself would pick: `MOTO_ACCOUNT_ID`, else the
   `x-moto-account-id` header, else the account owning the access key (keys handed out by
   moto's STS AssumeRole belong to the role's account), else moto's default 123456789012.
+
+Beyond rules, the middleware models three things real accounts do that moto does not:
+- regions an account has not enabled (`disable_region`): DescribeRegions reports them
+  `not-opted-in` and every call signed for them is rejected as AWS rejects it;
+  `reject_region` only rejects the credentials (an enabled region that refuses them);
+- `strict_roles`: AssumeRole fails, as on AWS, when the role does not exist in the target
+  account or its trust policy requires another ExternalId (moto hands out keys for any ARN);
+- DescribeRegions is answered here (moto would build a whole EC2 backend per account first,
+  seconds each) and, without `AllRegions=true`, lists enabled regions only, as AWS does.
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
+
+from agent.emulator.accounts import assume_role_refusal, describe_regions, rejected_credentials
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -57,6 +68,11 @@ class FaultRule:
     `delay` > 0: sleep that many seconds first (alone, it only slows the call down: use it with
     a client read timeout shorter than the delay to simulate a timeout).
     `times`: apply to the first N matching calls only, then let calls through.
+    `after`: let the first N matching calls through before the rule applies.
+    `per_key`: count `after` and `times` per access key, so a rule can model a session that
+    expires after N calls: keys issued by a fresh AssumeRole start counting from zero.
+    `hook`: run this with the call first (e.g. delete the resource the call is about), then
+    answer with the error or let moto answer the call for real.
     """
 
     service: str | None = None
@@ -68,12 +84,17 @@ class FaultRule:
     status: int = 400
     delay: float = 0.0
     times: int | None = None
+    after: int = 0
+    per_key: bool = False
+    hook: Callable[[CallInfo], None] | None = None
 
     def __post_init__(self) -> None:
-        if self.code is None and self.delay <= 0:
-            raise ValueError("a FaultRule needs an error code, a delay, or both")
+        if self.code is None and self.delay <= 0 and self.hook is None:
+            raise ValueError("a FaultRule needs an error code, a delay or a hook")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1 (or None for every call)")
+        if self.after < 0:
+            raise ValueError("after must be 0 or more")
 
     def matches(self, call: CallInfo) -> bool:
         if self.service is not None and self.service.lower() not in (
@@ -108,6 +129,12 @@ def expired_token(**match: Any) -> FaultRule:
                      message="The security token included in the request is expired", **match)
 
 
+def expiring_sessions(account: str, calls: int, **match: Any) -> FaultRule:
+    """Every access key of `account` expires after `calls` calls: a role session that runs out
+    mid-scan. A new AssumeRole gives a new key, which starts counting afresh."""
+    return expired_token(account=account, after=calls, per_key=True, **match)
+
+
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     """Who called what, as far as the middleware can tell from headers and form body."""
@@ -117,6 +144,7 @@ class CallInfo:
     account: str
     region: str
     protocol: str  # "json", "query" or "other"
+    access_key: str = ""
 
     @property
     def key(self) -> str:
@@ -129,6 +157,8 @@ class Fault:
     def __init__(self, rule: FaultRule) -> None:
         self.rule = rule
         self._hits = 0
+        self._seen: Counter[str] = Counter()  # matching calls per access key (or "" for all)
+        self._applied: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     @property
@@ -139,9 +169,14 @@ class Fault:
         """Count the call against this rule if it matches and has uses left."""
         if not self.rule.matches(call):
             return False
+        key = call.access_key if self.rule.per_key else ""
         with self._lock:
-            if self.rule.times is not None and self._hits >= self.rule.times:
+            self._seen[key] += 1
+            if self._seen[key] <= self.rule.after:
                 return False
+            if self.rule.times is not None and self._applied[key] >= self.rule.times:
+                return False
+            self._applied[key] += 1
             self._hits += 1
             return True
 
@@ -156,6 +191,10 @@ class Faults:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()  # "service:Operation" -> calls seen, faults included
+        # (account, region) pairs: not enabled at all / enabled but rejecting the credentials.
+        self.disabled_regions: set[tuple[str, str]] = set()
+        self.rejecting_regions: set[tuple[str, str]] = set()
+        self.strict_roles = False
 
     def add(self, rule: FaultRule) -> Fault:
         fault = Fault(rule)
@@ -163,15 +202,32 @@ class Faults:
             self._faults.append(fault)
         return fault
 
+    def disable_region(self, account: str, region: str) -> None:
+        """`region` is not enabled in `account`: listed `not-opted-in`, every call rejected."""
+        with self._lock:
+            self.disabled_regions.add((account, region))
+
+    def reject_region(self, account: str, region: str) -> None:
+        """`region` is enabled in `account` but rejects its credentials on every call."""
+        with self._lock:
+            self.rejecting_regions.add((account, region))
+
     def clear(self) -> None:
-        """Remove every rule and forget the call counts."""
+        """Remove every rule, region state and role check, and forget the call counts."""
         with self._lock:
             self._faults = []
             self.calls = Counter()
+            self.disabled_regions = set()
+            self.rejecting_regions = set()
+            self.strict_roles = False
 
     @property
     def active(self) -> tuple[Fault, ...]:
         return tuple(self._faults)
+
+    def count(self, call: CallInfo) -> None:
+        with self._lock:
+            self.calls[call.key] += 1
 
     def first_match(self, call: CallInfo) -> Fault | None:
         with self._lock:
@@ -197,16 +253,54 @@ class FaultMiddleware:
         call = identify(environ)
         if self.latency > 0:
             time.sleep(self.latency)
-        fault = self.faults.first_match(call) if call is not None else None
-        if fault is None:
+        if call is None:
             return self.app(environ, start_response)
+        refused = self._account_behaviour(environ, call)
+        if refused is not None:
+            return self._answer(start_response, call, *refused)
+        fault = self.faults.first_match(call)
+        if fault is None:
+            return self._serve(environ, start_response, call)
         rule = fault.rule
+        if rule.hook is not None:
+            rule.hook(call)
         if rule.delay > 0:
             time.sleep(rule.delay)
         if rule.code is None:
+            return self._serve(environ, start_response, call)
+        return self._answer(start_response, call, rule.code, rule.message, rule.status)
+
+    def _account_behaviour(
+        self, environ: dict[str, Any], call: CallInfo
+    ) -> tuple[str, str, int] | None:
+        """The error AWS itself would give for this account (region off, role missing)."""
+        where = (call.account, call.region)
+        if where in self.faults.disabled_regions or where in self.faults.rejecting_regions:
+            self.faults.count(call)
+            return rejected_credentials(call.service, call.protocol)
+        if self.faults.strict_roles and call.key == "sts:AssumeRole":
+            refusal = assume_role_refusal(_form(environ), call.account)
+            if refusal is not None:
+                self.faults.count(call)
+                return refusal
+        return None
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: StartResponse, call: CallInfo
+    ) -> Iterable[bytes]:
+        if call.key != "ec2:DescribeRegions":
             return self.app(environ, start_response)
-        assert call is not None
-        status, headers, body = error_response(call.protocol, rule.code, rule.message, rule.status)
+        disabled = {r for a, r in self.faults.disabled_regions if a == call.account}
+        body = describe_regions(_form(environ), disabled)
+        start_response("200 OK", [("Content-Type", "text/xml"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _answer(
+        start_response: StartResponse, call: CallInfo, code: str, message: str, status_code: int
+    ) -> Iterable[bytes]:
+        status, headers, body = error_response(call.protocol, code, message, status_code)
         start_response(status, headers)
         return [body]
 
@@ -229,6 +323,7 @@ def identify(environ: dict[str, Any]) -> CallInfo | None:
         account=_account_for(environ, access_key),
         region=region,
         protocol=protocol,
+        access_key=access_key,
     )
 
 
@@ -248,9 +343,14 @@ def _credential_scope(auth: str) -> tuple[str, str, str] | None:
 
 def _form_action(environ: dict[str, Any]) -> str | None:
     """The `Action` of a query-protocol request; the body is put back for moto to read."""
+    return _form(environ).get("Action")
+
+
+def _form(environ: dict[str, Any]) -> dict[str, str]:
+    """A query-protocol request's parameters (first value each); the body is left readable."""
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        return (query.get("Action") or [None])[0]
+        return {k: v[0] for k, v in query.items() if v}
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -258,7 +358,7 @@ def _form_action(environ: dict[str, Any]) -> str | None:
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
     form = parse_qs(body.decode("utf-8", errors="replace"))
-    return (form.get("Action") or [None])[0]
+    return {k: v[0] for k, v in form.items() if v}
 
 
 def _account_for(environ: dict[str, Any], access_key: str) -> str:
