@@ -57,7 +57,9 @@ log = structlog.get_logger(__name__)
 ALL_REGIONS = "*"  # the region of account-level coverage rows and gaps
 ACCOUNT_ROW = "account"
 REGION_ROW = "region"
+NOTHING_READ = "the scan read nothing: every account, region or API it needed was skipped or failed"
 REGION_LIST_ROW = "regions"
+PSEUDO_KINDS = frozenset({ACCOUNT_ROW, REGION_ROW, REGION_LIST_ROW})
 
 CoverageItem = tuple[str, str, str, str]
 
@@ -238,13 +240,30 @@ def coverage_rows(inventory: Inventory, kinds: Iterable[Kind]) -> list[CoverageI
     rows = []
     for kind in sorted(kinds):
         missing = inventory.missing([kind])
+        # Resources listed but not described: the kind is read, its records are not all whole.
+        undescribed = [r for r in inventory.of(kind) if r.incomplete_reason]
         if missing:
             reason = "; ".join(sorted({f"{g.operation}: {g.kind.value}" for g in missing}))
             state = "partial" if inventory.of(kind) else "failed"
             rows.append((inventory.region, kind.value, state, reason))
+        elif undescribed:
+            why = sorted({r.incomplete_reason or "" for r in undescribed})
+            reason = (f"{len(undescribed)} of {len(inventory.of(kind))} not fully described: "
+                      + "; ".join(why))
+            rows.append((inventory.region, kind.value, "partial", reason[:1000]))
         else:
             rows.append((inventory.region, kind.value, "complete", ""))
     return rows
+
+
+def read_anything(accounts: Iterable[AccountOutcome]) -> bool:
+    """Whether any inventory kind was read at all, completely or in part, in any account."""
+    return any(
+        state in ("complete", "partial")
+        for a in accounts
+        for _region, kind, state, _why in a.coverage
+        if kind not in PSEUDO_KINDS
+    )
 
 
 def complete_scopes(checks: Sequence[Check], inventories: Sequence[Inventory]) -> set[
@@ -432,8 +451,9 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
         for r, k, st, why in rows:
             coverage.append((r, k, "skipped", skipped_kinds[k]) if k in skipped_kinds
                             else (r, k, st, why))
-    partial = (status is None and not env.spec.regions) or any(g.kinds for g in gaps)
-    reasons = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps if g.kinds})
+    # Any gap leaves the account partial: a record not described is as unread as a listing.
+    partial = (status is None and not env.spec.regions) or bool(gaps)
+    reasons = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps})
     state = "partial" if partial else "complete"
     reason = "; ".join(reasons)[:1000] if partial else ""
     coverage.append((ALL_REGIONS, ACCOUNT_ROW, state, reason or f"{len(scanned)} regions"))
@@ -561,8 +581,14 @@ async def run_scan(
     all_results = [r for a in accounts for r in a.results]
     all_gaps = [g for a in accounts for g in a.gaps]
     status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
+    error = None
+    if not read_anything(accounts):
+        # Every account skipped or failed, or every API denied: a scan that saw nothing must
+        # not pass for a clean one (CI jobs gate on the exit code).
+        status = "failed"
+        error = NOTHING_READ
     sink.finish_scan(scan_id, status, ctx.stats.total(),
-                     summarise(all_results, all_gaps, accounts), None)
+                     summarise(all_results, all_gaps, accounts), error)
     return ScanOutcome(
         uid=uid,
         scan_id=scan_id,

@@ -171,3 +171,41 @@ def test_scan_unknown_profile_is_usage_error(tmp_path: Path) -> None:
                   env={"AWS_CONFIG_FILE": str(tmp_path / "none")})
     assert proc.returncode == 2
     assert "nope" in _one_line_error(proc)
+
+
+def test_scan_that_reads_nothing_exits_1(estate: Emulator, tmp_path: Path) -> None:
+    """Every API denied: the scan is stored as failed and exits 1, never 0 ("clean")."""
+    from agent.emulator.faults import access_denied
+
+    rules = [estate.faults.add(access_denied(service=s))
+             for s in ("sagemaker", "glue", "cloudwatch", "application-autoscaling")]
+    try:
+        proc = mllens("scan", "--endpoint-url", estate.url, "--db", str(tmp_path / "x.db"),
+                      "-r", "us-east-1", "-o", "json")
+    finally:
+        estate.faults.clear()
+    assert rules[0].hits > 0
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "the scan read nothing" in proc.stderr
+    with sqlite3.connect(tmp_path / "x.db") as con:
+        assert con.execute("SELECT status FROM scans").fetchall() == [("failed",)]
+        assert {s for (s,) in con.execute("SELECT DISTINCT status FROM findings")} <= {
+            "UNKNOWN"}
+
+
+def test_scan_with_undescribed_resources_is_partial(estate: Emulator, tmp_path: Path) -> None:
+    """A denied describe leaves its kind partial in coverage and the scan partial, not complete."""
+    from agent.emulator.faults import access_denied
+
+    estate.faults.add(access_denied(service="sagemaker", operation="DescribeNotebookInstance"))
+    try:
+        proc = mllens("scan", "--endpoint-url", estate.url, "--db", str(tmp_path / "x.db"),
+                      "-r", "us-east-1", "-o", "json")
+    finally:
+        estate.faults.clear()
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    with sqlite3.connect(tmp_path / "x.db") as con:
+        assert con.execute("SELECT status FROM scans").fetchall() == [("partial",)]
+        state, reason = con.execute(
+            "SELECT state, reason FROM coverage WHERE kind = 'notebook_instances'").fetchone()
+    assert state == "partial" and "not fully described" in reason

@@ -11,6 +11,7 @@ from typing import NoReturn
 import platformdirs
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from agent.domain import Severity
 from checks import all_checks
@@ -25,8 +26,9 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    """Print one clear line and exit: the user sees the cause, never a traceback."""
-    err_console.print(f"[bold red]mllens:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one clear line and exit: the user sees the cause, never a traceback. The message is
+    printed as is: it quotes paths, names and AWS messages, which may hold `[...]`."""
+    err_console.print(f"[bold red]mllens:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import EXIT_USAGE, fail, resolve_db
+from agent.reports.tables import plain
 
 ROW = tuple[str, str, str, str, str]  # account, region, kind, state, reason
 
@@ -114,7 +115,7 @@ def table(m: Matrix, names: Mapping[str, str], title: str = "Coverage") -> Table
         if not regions:
             style = _STYLE.get(acct.label, "")
             text = f"[{style}]{acct.label}[/]" if style else acct.label
-            t.add_row(label, "*", *([text] * len(m.services)))
+            t.add_row(plain(label), "*", *([text] * len(m.services)))
             continue
         for region in sorted(regions):
             row = []
@@ -124,7 +125,7 @@ def table(m: Matrix, names: Mapping[str, str], title: str = "Coverage") -> Table
                     row.append("")
                     continue
                 row.append(f"[{_STYLE.get(cell.label, '')}]{cell.label}[/]")
-            t.add_row(label, region, *row)
+            t.add_row(plain(label), plain(region), *row)
             label = ""
     return t
 

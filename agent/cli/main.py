@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent import __version__
@@ -139,7 +140,7 @@ def main() -> None:
         if os.environ.get("MLLENS_DEBUG"):
             raise
         err_console.print(
-            f"[bold red]mllens:[/] internal error: {type(exc).__name__}: {exc} "
+            f"[bold red]mllens:[/] internal error: {escape(f'{type(exc).__name__}: {exc}')} "
             "(set MLLENS_DEBUG=1 for the traceback)",
             highlight=False,
         )

@@ -169,7 +169,7 @@ def import_to_security_hub(report: Report, client_for: Callable[[str], Any]) -> 
     err_console.print(result.summary(), highlight=False, soft_wrap=True)
     for f in result.failures[:10]:
         err_console.print(f"  {f.region} {f.finding_id}: {f.code}: {f.message}",
-                          highlight=False, soft_wrap=True)
+                          highlight=False, soft_wrap=True, markup=False)
     if result.failed > 10:
         err_console.print(f"  ... and {result.failed - 10} more", highlight=False)
     return EXIT_ERROR if result.failures else EXIT_OK

@@ -22,6 +22,7 @@ from agent import report, reports
 from agent.aws.handle import Limits
 from agent.aws.ratelimit import DEFAULT_RATE, DEFAULT_RATES
 from agent.cli.common import (
+    EXIT_ERROR,
     EXIT_FAILED_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
@@ -36,7 +37,7 @@ from agent.cli.coverage_cmd import print_matrix
 from agent.cli.report_cmd import format_help, scan_output
 from agent.collectors import CollectOptions
 from agent.domain import Result, Severity, Status
-from agent.scan import ScanError, ScanOutcome, ScanRequest, run_scan
+from agent.scan import NOTHING_READ, ScanError, ScanOutcome, ScanRequest, run_scan
 from agent.targets import TargetSpec
 from checks import by_id
 
@@ -469,6 +470,10 @@ def render(
         f"stored in {safe_url(store_url)}",
         highlight=False,
     )
+    if outcome.status == "failed":
+        err_console.print(f"[bold red]mllens:[/] {NOTHING_READ}; see the coverage matrix above",
+                          highlight=False)
+        return EXIT_ERROR
     if any(r.status is Status.FAIL for r in results):
         return EXIT_FAILED_FINDINGS
     return EXIT_OK

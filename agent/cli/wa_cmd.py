@@ -15,9 +15,11 @@ import botocore.session
 import typer
 from botocore.exceptions import BotoCoreError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent.cli.common import EXIT_OK, EXIT_USAGE, err_console, fail, resolve_db, split_names
+from agent.reports.tables import plain
 from agent.wa.api import ML_LENS, WaError
 from agent.wa.plan import QuestionPlan
 from agent.wa.sync import SyncFailed, SyncOptions, SyncReport, run_sync, written_note
@@ -217,7 +219,7 @@ def render(report: SyncReport, output_format: str, stream: Console | None = None
         t.add_column("Action", overflow="fold", min_width=14)
         for plan in report.plans:
             for row in _row_counts(plan):
-                t.add_row(*row)
+                t.add_row(*(plain(c) for c in row))
         human.print(t)
     for plan in report.plans:
         if plan.warning:
@@ -226,7 +228,7 @@ def render(report: SyncReport, output_format: str, stream: Console | None = None
             if c.warning:
                 human.print(f"{plan.question_id}/{c.choice_id}: {c.warning}", highlight=False)
     for w in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     human.print(summary_line(report), highlight=False, soft_wrap=True)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agent.domain import Pillar, Severity, Status
 from agent.reports.model import short_arn
@@ -66,6 +67,12 @@ def _value(v: Any) -> str:
     return str(getattr(v, "value", v))
 
 
+def plain(value: Any, style: str = "") -> Text:
+    """A table cell that shows its text as is. Resource names, reasons and AWS messages are
+    untrusted: rich would read `[bold]` or `[/x]` in them as markup, hide it, or crash."""
+    return Text(str(value), style=style)
+
+
 def findings_table(results: Sequence[Row]) -> Table:
     t = Table(title="Findings", show_lines=False, expand=False)
     for col in ("Status", "Severity", "Check", "Region", "Resource", "Reason"):
@@ -78,12 +85,12 @@ def findings_table(results: Sequence[Row]) -> Table:
         res = short_arn(r.resource_arn) + (f" [{r.sub_resource}]" if r.sub_resource else "")
         status = _value(r.status)
         t.add_row(
-            f"[{_STATUS_STYLE.get(status, 'default')}]{status}[/]",
+            plain(status, _STATUS_STYLE.get(status, "")),
             r.severity.value,
             r.check_id,
-            r.region,
-            res,
-            r.reason,
+            plain(r.region),
+            plain(res),
+            plain(r.reason),
         )
     return t
 
@@ -116,12 +123,13 @@ def severity_table(results: Sequence[Row]) -> Table:
 
 def gaps_table(gaps: Sequence[GapLike]) -> Table:
     t = Table(title="Collection gaps (what the scan could not see)")
-    for col in ("Region", "API", "Kind", "Affects", "Message"):
+    for col in ("Account", "Region", "API", "Kind", "Affects", "Message"):
         t.add_column(col, overflow="fold")
     for g in gaps:
         affects = ", ".join(_value(k) for k in g.kinds) or short_arn(g.resource_arn or "")
-        t.add_row(g.region, f"{g.service}:{g.operation}", _value(g.kind), affects,
-                  g.message[:200])
+        t.add_row(plain(getattr(g, "account_id", "")), plain(g.region),
+                  plain(f"{g.service}:{g.operation}"), _value(g.kind), plain(affects),
+                  plain(g.message[:200]))
     return t
 
 

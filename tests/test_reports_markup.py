@@ -1,0 +1,34 @@
+"""Untrusted names and messages print as themselves in every terminal table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from agent.domain import Gap, GapKind, Kind, Pillar, Result, Severity, Status
+from agent.reports.tables import findings_table, gaps_table
+
+NASTY = "oops[/bold] [bold red]x[/] [primary]"
+
+
+def _render(table: object) -> str:
+    console = Console(record=True, width=400, color_system=None)
+    console.print(table)
+    return console.export_text()
+
+
+def test_tables_findings_print_markup_like_text_literally() -> None:
+    """A resource, variant and reason holding rich markup show verbatim, without crashing."""
+    r = Result("cloudwatch_alarm_no_actions", Status.FAIL,
+               f"arn:aws:cloudwatch:us-east-1:111122223333:alarm:{NASTY}", NASTY,
+               "111122223333", "us-east-1", Severity.HIGH, Pillar.OPERATIONAL_EXCELLENCE,
+               sub_resource="primary")
+    text = _render(findings_table([r]))
+    assert text.count(NASTY) == 2 and "[primary]" in text
+
+
+def test_tables_gaps_print_messages_and_accounts_literally() -> None:
+    """A gap's message is AWS's text, shown as is, with the account it belongs to."""
+    g = Gap("111122223333", "eu-west-1", "glue", "GetJobs", GapKind.ACCESS_DENIED, NASTY,
+            kinds=(Kind.GLUE_JOBS,))
+    text = _render(gaps_table([g]))
+    assert NASTY in text and "111122223333" in text
