@@ -581,14 +581,14 @@ async def run_scan(
     all_results = [r for a in accounts for r in a.results]
     all_gaps = [g for a in accounts for g in a.gaps]
     status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
-    error = None
+    failure: str | None = None
     if not read_anything(accounts):
         # Every account skipped or failed, or every API denied: a scan that saw nothing must
         # not pass for a clean one (CI jobs gate on the exit code).
         status = "failed"
-        error = NOTHING_READ
+        failure = NOTHING_READ
     sink.finish_scan(scan_id, status, ctx.stats.total(),
-                     summarise(all_results, all_gaps, accounts), error)
+                     summarise(all_results, all_gaps, accounts), failure)
     return ScanOutcome(
         uid=uid,
         scan_id=scan_id,
