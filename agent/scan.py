@@ -323,12 +323,22 @@ async def identify_caller(h: RegionHandle) -> Caller:
     try:
         ident = await h.call("sts", "GetCallerIdentity")
     except CallFailed as failure:
+        if failure.kind in (GapKind.INTERNAL, GapKind.UNSUPPORTED):
+            # Not an answer STS would give (an HTML page, a proxy's error): say so, in one line.
+            where = h.ctx.endpoint_url or "the STS endpoint"
+            raise ScanError(
+                f"cannot identify the AWS account: {where} did not answer like AWS STS "
+                f"({failure.classified.code}); is it an AWS API endpoint?"
+            ) from failure
+        message = " ".join(failure.classified.message.split())[:300]
         raise ScanError(
-            f"cannot identify the AWS account ({failure.kind.value}): "
-            f"{failure.classified.message}"
+            f"cannot identify the AWS account ({failure.kind.value}): {message}"
         ) from failure
+    account = ident.get("Account")
+    if not account:
+        raise ScanError("cannot identify the AWS account: STS answered without an Account")
     arn = str(ident.get("Arn", ""))
-    return Caller(str(ident["Account"]), arn, partition_of(arn))
+    return Caller(str(account), arn, partition_of(arn))
 
 
 async def plan_targets(

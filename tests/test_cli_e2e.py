@@ -209,3 +209,45 @@ def test_scan_with_undescribed_resources_is_partial(estate: Emulator, tmp_path: 
         state, reason = con.execute(
             "SELECT state, reason FROM coverage WHERE kind = 'notebook_instances'").fetchone()
     assert state == "partial" and "not fully described" in reason
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--endpoint-url", "not a url"], {}, "is not an http(s) URL"),
+        (["-r", ""], {}, "names no region"),
+        (["-r", "us-eats-1", "--endpoint-url", "http://127.0.0.1:1"], {}, "'us-eats-1'"),
+        (["--output", "/nonexistent/dir/out.json"], {}, "does not exist"),
+        ([], {"AWS_PROFILE": "nosuch"}, "AWS configuration: The config profile (nosuch)"),
+        ([], {"AWS_CONFIG_FILE": "BADCFG"}, "AWS configuration: Unable to parse config file"),
+    ],
+)
+def test_scan_bad_setup_is_a_usage_error_before_any_call(
+    tmp_path: Path, args: list[str], env: dict[str, str], expected: str
+) -> None:
+    """Bad flags or AWS set-up: one line, exit 2, and the store is not even created."""
+    bad = tmp_path / "config"
+    bad.write_text("[default\nregion = us-east-1\n")
+    env = {k: str(bad) if v == "BADCFG" else v for k, v in env.items()}
+    proc = mllens("scan", "--db", str(tmp_path / "x.db"), *args, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in _one_line_error(proc)
+    assert "internal error" not in proc.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_scan_against_a_non_aws_server_says_so(tmp_path: Path) -> None:
+    """An endpoint that answers HTML, not AWS: one line naming it, exit 1, within seconds."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        proc = mllens("scan", "--db", str(tmp_path / "x.db"), "--endpoint-url", url,
+                      "-r", "us-east-1")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 1
+    assert f"{url} did not answer like AWS STS" in _one_line_error(proc)

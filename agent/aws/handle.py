@@ -27,6 +27,9 @@ from agent.domain import Gap, GapKind, Kind
 log = structlog.get_logger(__name__)
 
 
+DEFAULT_MAX_ATTEMPTS = 5
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Concurrency, rate and time bounds. Defaults suit AWS's default API quotas."""
@@ -36,7 +39,9 @@ class Limits:
     call_timeout: float = 60.0  # seconds for one logical call, botocore retries included
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    max_attempts: int = 8  # botocore adaptive retry attempts, first try included
+    # botocore retry attempts, first try included. The rate limiter keeps throttling rare, so
+    # more attempts mostly prolong a call that keeps failing (a 5xx, a denied API).
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     # botocore's retry mode: adaptive also slows a client down after it was throttled.
     retry_mode: str = "adaptive"
     # Requests per second per (account, region, service); services not named get default_rate.
@@ -58,6 +63,9 @@ class Limits:
         for service, rate in self.rates.items():
             if rate <= 0:
                 raise ValueError(f"the rate for {service} must be positive")
+
+
+STS_ATTEMPTS = 3
 
 
 @dataclass
@@ -126,11 +134,12 @@ class ScanContext:
             )
         return self._limiter
 
-    def client_config(self) -> AioConfig:
+    def client_config(self, max_attempts: int | None = None) -> AioConfig:
+        attempts = max_attempts or self.limits.max_attempts
         return AioConfig(
             retries={"mode": self.limits.retry_mode,  # type: ignore[typeddict-item]
                      # total_max_attempts counts the first try; botocore's max_attempts does not.
-                     "total_max_attempts": self.limits.max_attempts},
+                     "total_max_attempts": attempts},
             connect_timeout=self.limits.connect_timeout,
             read_timeout=self.limits.read_timeout,
             max_pool_connections=max(self.limits.per_service, 10),
@@ -173,7 +182,12 @@ class RegionHandle:
             if service not in self._clients:
                 kwargs: dict[str, Any] = {
                     "region_name": self.region,
-                    "config": self.ctx.client_config(),
+                    # STS answers first (who am I, assume the role): a wrong endpoint or a dead
+                    # network must fail in seconds, not after the full retry schedule.
+                    "config": self.ctx.client_config(
+                        min(STS_ATTEMPTS, self.ctx.limits.max_attempts) if service == "sts"
+                        else None
+                    ),
                 }
                 if self.ctx.endpoint_url:
                     kwargs["endpoint_url"] = self.ctx.endpoint_url

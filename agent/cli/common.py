@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import platformdirs
 import typer
@@ -85,3 +86,23 @@ def parse_severities(values: Iterable[str] | None) -> set[Severity]:
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def check_endpoint_url(value: str) -> str:
+    """An http(s) URL with a host, or a usage error before any work (botocore would only say
+    'Invalid endpoint' deep inside the first call)."""
+    parsed = urlsplit(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        fail(f"--endpoint-url {value!r} is not an http(s) URL with a host", EXIT_USAGE)
+    return value.strip()
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output file that cannot be written before the scan, not after it."""
+    parent = path.expanduser().absolute().parent
+    if path.is_dir():
+        fail(f"--output {path} is a directory", EXIT_USAGE)
+    if not parent.is_dir():
+        fail(f"--output {path}: directory {parent} does not exist", EXIT_USAGE)
+    if not os.access(parent, os.W_OK):
+        fail(f"--output {path}: cannot write in {parent} (permission denied)", EXIT_USAGE)

@@ -8,6 +8,8 @@ import sys
 from typing import Annotated
 
 import typer
+from botocore import exceptions as bx
+from botocore.exceptions import BotoCoreError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -130,12 +132,28 @@ def db_upgrade(
     err_console.print(f"{safe_url(url)} is at revision {rev}", highlight=False)
 
 
+_AWS_SETUP_ERRORS = (bx.ProfileNotFound, bx.ConfigParseError, bx.InvalidConfigError,
+                     bx.ConfigNotFound, bx.UnknownServiceError, bx.InvalidRegionError)
+
+
 def main() -> None:
     """Entry point: no traceback reaches the user unless MLLENS_DEBUG is set."""
     try:
         app()
     except SystemExit:
         raise
+    except BotoCoreError as exc:
+        # The user's AWS set-up (a profile named by AWS_PROFILE that does not exist, a config
+        # file that does not parse, a credential_process that fails): their input, not our bug.
+        if os.environ.get("MLLENS_DEBUG"):
+            raise
+        usage = isinstance(exc, _AWS_SETUP_ERRORS)
+        err_console.print(
+            f"[bold red]mllens:[/] AWS {'configuration' if usage else 'credentials'}: "
+            f"{escape(str(exc))}",
+            highlight=False, soft_wrap=True,
+        )
+        sys.exit(EXIT_USAGE if usage else EXIT_ERROR)
     except Exception as exc:
         if os.environ.get("MLLENS_DEBUG"):
             raise

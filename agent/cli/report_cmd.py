@@ -16,6 +16,7 @@ from agent.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
+    check_endpoint_url,
     err_console,
     fail,
     parse_severities,
@@ -239,5 +240,7 @@ def report(
                           f"to {output}", highlight=False, soft_wrap=True)
     code = EXIT_OK
     if import_security_hub:
+        if endpoint_url is not None:
+            endpoint_url = check_endpoint_url(endpoint_url)
         code = import_to_security_hub(rep, securityhub_clients(profile, endpoint_url))
     raise typer.Exit(code)

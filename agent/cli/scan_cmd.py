@@ -19,13 +19,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent import report, reports
-from agent.aws.handle import Limits
+from agent.aws.handle import DEFAULT_MAX_ATTEMPTS, Limits
 from agent.aws.ratelimit import DEFAULT_RATE, DEFAULT_RATES
 from agent.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    check_endpoint_url,
+    check_output_path,
     err_console,
     fail,
     parse_severities,
@@ -54,14 +56,16 @@ def known_regions() -> set[str]:
     return out
 
 
-def resolve_regions(values: list[str] | None, emulated: bool) -> tuple[str, ...]:
-    """The regions asked for, validated; empty means every region each account has enabled."""
+def resolve_regions(values: list[str] | None) -> tuple[str, ...]:
+    """The regions asked for, validated; none asked means every region each account has
+    enabled. Emulators are held to AWS's region names too: moto answers for any name, so a typo
+    would otherwise scan an empty, made-up region."""
     regions = split_names(values)
+    if values and not regions:
+        fail("--region was given but names no region", EXIT_USAGE)
     known = known_regions()
     for r in regions:
-        # An emulator may invent regions; real AWS may not, and a typo would otherwise turn
-        # into a wall of network errors.
-        if not _REGION_SHAPE.match(r) or (not emulated and r not in known):
+        if not _REGION_SHAPE.match(r) or r not in known:
             fail(f"unknown region {r!r} (SageMaker regions: see 'aws ec2 describe-regions')",
                  EXIT_USAGE)
     return tuple(dict.fromkeys(regions))
@@ -278,7 +282,7 @@ def scan(
     max_attempts: Annotated[
         int, typer.Option(min=1, help="Attempts per call, first included (botocore adaptive "
                           "retries).", rich_help_panel=_PRESSURE)
-    ] = 8,
+    ] = DEFAULT_MAX_ATTEMPTS,
     call_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds one call may take, retries included.",
                             rich_help_panel=_PRESSURE)
@@ -297,7 +301,11 @@ def scan(
     if not selected:
         fail("no checks selected (every selected check was excluded)", EXIT_USAGE)
     severities = parse_severities(severity)
-    regions = resolve_regions(region, emulated=bool(endpoint_url))
+    regions = resolve_regions(region)
+    if endpoint_url is not None:
+        endpoint_url = check_endpoint_url(endpoint_url)
+    if output is not None:
+        check_output_path(output)
     try:
         targets = TargetSpec(
             organization=organization,
