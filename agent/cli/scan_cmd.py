@@ -121,6 +121,10 @@ class RichProgress:
                         else f"{state}: {reason[:60]}")
 
 
+# 128 + the signal number, as shells report a process a signal ended.
+_SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
+
+
 class Interrupted(Exception):
     def __init__(self, signal_name: str) -> None:
         super().__init__(signal_name)
@@ -128,7 +132,8 @@ class Interrupted(Exception):
 
 
 async def _guarded(coro: Any) -> Any:
-    """Run the scan with SIGINT/SIGTERM cancelling it, so it is recorded as interrupted."""
+    """Run the scan with SIGINT, SIGTERM or SIGHUP (the terminal closed) cancelling it, so it
+    is recorded as interrupted instead of left running."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     received: list[str] = []
@@ -139,7 +144,7 @@ async def _guarded(coro: Any) -> Any:
             task.cancel()
 
     installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, stop, sig.name)
             installed.append(sig)
@@ -429,7 +434,7 @@ def execute(
         fail(f"store: {exc}")
     except Interrupted as exc:
         fail(f"interrupted by {exc.signal_name}; the scan is recorded as interrupted and its "
-             "unfinished accounts were not written", 143 if exc.signal_name == "SIGTERM" else 130)
+             "unfinished accounts were not written", _SIGNAL_EXIT.get(exc.signal_name, 130))
     except KeyboardInterrupt:
         fail("interrupted; the scan is recorded as interrupted", 130)
 
