@@ -79,6 +79,13 @@ class Kind(enum.StrEnum):
     GLUE_JOBS = "glue_jobs"
     GLUE_SECURITY_CONFIGURATIONS = "glue_security_configurations"
     GLUE_CATALOG_ENCRYPTION = "glue_catalog_encryption"
+    # Added for the full catalog (issue 6): usage, history, registry and tags.
+    ENDPOINT_METRICS = "endpoint_metrics"  # one record per endpoint: CloudWatch series
+    MODEL_PACKAGES = "model_packages"
+    NOTEBOOK_LIFECYCLE_CONFIGS = "notebook_lifecycle_configs"
+    MONITORING_EXECUTIONS = "monitoring_executions"  # one record per schedule: last N runs
+    GLUE_JOB_RUNS = "glue_job_runs"  # one record per job: its last N runs
+    TAGS = "tags"  # one record per tagged resource ARN
 
 
 class GapKind(enum.StrEnum):

@@ -50,6 +50,7 @@ from agent.targets import (
     service_regions,
 )
 from checks.base import Check
+from checks.options import EvaluationOptions
 from checks.runner import evaluate
 
 log = structlog.get_logger(__name__)
@@ -104,6 +105,7 @@ class ScanRequest:
     limits: Limits = field(default_factory=Limits)
     collect: CollectOptions = field(default_factory=CollectOptions)
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
 
     @property
     def spec(self) -> TargetSpec:
@@ -196,9 +198,14 @@ def needed_kinds(checks: Iterable[Check]) -> set[Kind]:
     return {k for c in checks for k in c.needs}
 
 
+# IAM prefixes that are not the botocore service name (region availability is botocore's).
+_BOTO_SERVICE = {"tag": "resourcegroupstaggingapi"}
+
+
 def service_of(c: Collector) -> str:
-    """The AWS service a collector reads (its IAM actions' prefix)."""
-    return c.actions[0].split(":", 1)[0] if c.actions else c.name
+    """The AWS service a collector reads (its IAM actions' prefix, as botocore names it)."""
+    prefix = c.actions[0].split(":", 1)[0] if c.actions else c.name
+    return _BOTO_SERVICE.get(prefix, prefix)
 
 
 async def collect_region(
@@ -404,7 +411,7 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
     structlog.contextvars.bind_contextvars(account=target.account_id)
     req = env.req
     kinds = needed_kinds(req.checks)
-    collectors = collectors_for(kinds)
+    collectors = collectors_for(kinds | req.evaluation.needs)
     async with AsyncExitStack() as stack:
         creds: RoleCredentials | None = None
         session = env.base
@@ -452,7 +459,7 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
 
     results: list[Result] = []
     for inv in inventories:
-        results.extend(evaluate(req.checks, inv, req.params))
+        results.extend(evaluate(req.checks, inv, req.params, req.evaluation))
     gaps = account_gaps + [g for inv in inventories for g in inv.gaps]
     for p, inv in zip(scanned, inventories, strict=True):
         rows = coverage_rows(inv, kinds)

@@ -13,14 +13,18 @@ def all_checks() -> tuple[Check, ...]:
         endpoint_capacity,
         endpoint_data,
         endpoint_models,
+        endpoint_usage,
         endpoints,
         glue,
+        glue_runs,
         instances,
+        model_packages,
         models,
         monitoring,
         monitoring_executions,
         monitoring_jobs,
         notebooks,
+        tags,
         training,
     )
 
@@ -30,6 +34,8 @@ def all_checks() -> tuple[Check, ...]:
         *monitoring.CHECKS, *monitoring_executions.CHECKS, *monitoring_jobs.CHECKS,
         *alarm_coverage.CHECKS, *alarms.CHECKS,
         *training.CHECKS, *notebooks.CHECKS, *models.CHECKS, *glue.CHECKS, *instances.CHECKS,
+        # Catalog completion (issue 6).
+        *endpoint_usage.CHECKS, *model_packages.CHECKS, *glue_runs.CHECKS, *tags.CHECKS,
     )
 
 

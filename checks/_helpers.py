@@ -318,3 +318,29 @@ def last_execution(schedule: Resource) -> Mapping[str, Any] | None:
     summary = schedule.get("LastMonitoringExecutionSummary")
     return summary if isinstance(summary, Mapping) else None
 
+
+
+# --- optional inventory ----------------------------------------------------------------------
+
+
+def collected(inv: Inventory, kind: Kind) -> bool:
+    """True when `kind` was collected completely in this inventory.
+
+    For a check's optional kinds (`check(optional=...)`): absent from the inventory (not
+    asked for) and incomplete (a gap) both mean "judge without it", never "there is none".
+    """
+    return kind in inv.resources and inv.complete(kind)
+
+
+def record_of(inv: Inventory, kind: Kind, name: str) -> tuple[Resource | None, str | None]:
+    """The per-parent record of `kind` (metrics, run history) for `name`, or why there is none.
+
+    These kinds hold one record per parent, even an empty one, so a missing record means the
+    parent was not known when that kind was collected, not that it has no data.
+    """
+    record = by_lower_name(inv.of(kind)).get(name.lower())
+    if record is None:
+        return None, f"no {kind.value} record for {name} (created after it was collected?)"
+    if record.incomplete_reason:
+        return None, f"{kind.value} of {name} not collected: {record.incomplete_reason}"
+    return record, None

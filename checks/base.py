@@ -124,6 +124,7 @@ class Check:
     title: str
     severity: Severity
     lens: tuple[Practice, ...]
+    # Every kind the check reads (so the scan collects it), the primary kind first.
     needs: tuple[Kind, ...]
     remediation: str
     description: str
@@ -132,6 +133,15 @@ class Check:
     # inputs are missing the region itself is UNKNOWN, not each resource of the primary kind.
     region_level: bool = False
     effort: Effort = DEFAULT_EFFORT
+    # Kinds in `needs` the check can do without: a gap in one of them does not make the check
+    # UNKNOWN; the body reads them only when collected (see `checks._helpers.collected`) and
+    # says in its evidence when it judged without them.
+    optional: tuple[Kind, ...] = ()
+
+    @property
+    def required(self) -> tuple[Kind, ...]:
+        """The kinds whose collection gaps make the check UNKNOWN (the runner's rule)."""
+        return tuple(k for k in self.needs if k not in self.optional)
 
     @property
     def pillar(self) -> Pillar:
@@ -163,12 +173,14 @@ def check(
     remediation: str,
     region_level: bool = False,
     effort: Effort | str = DEFAULT_EFFORT,
+    optional: tuple[Kind, ...] = (),
 ) -> Callable[[CheckFn], Check]:
     """Declare a check. The function name is the check ID; its docstring says what PASS means.
 
     Parameters are the function's keyword-only arguments with typed defaults, so the config file
     can be validated against them before a scan starts. `effort` is the work a fix takes
-    (config, redeploy or rearchitect; see `Effort`).
+    (config, redeploy or rearchitect; see `Effort`). `optional` kinds are collected for the
+    check (they are added to `needs`) but their gaps are the body's to handle.
     """
     try:
         effort_class = Effort(effort)
@@ -187,18 +199,21 @@ def check(
         unknown_ids = [i for i in lens if i not in PRACTICES]
         if unknown_ids:
             raise TypeError(f"check {fn.__name__}: unknown lens practice IDs {unknown_ids}")
+        if needs[0] in optional:
+            raise TypeError(f"check {fn.__name__}: its primary kind cannot be optional")
         return Check(
             fn=fn,
             id=fn.__name__,
             title=title,
             severity=severity,
             lens=tuple(PRACTICES[i] for i in lens),
-            needs=needs,
+            needs=(*needs, *(k for k in optional if k not in needs)),
             remediation=remediation,
             description=inspect.cleandoc(fn.__doc__),
             params=_params(fn),
             region_level=region_level,
             effort=effort_class,
+            optional=optional,
         )
 
     return wrap

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
@@ -11,12 +12,15 @@ from checks._helpers import (
     SERVING,
     Variant,
     all_serverless,
+    as_datetime,
+    collected,
     endpoint_config,
     is_async,
     items,
     mapping,
     variants,
 )
+from checks._metrics import endpoint_metrics, incomplete, series, values
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 
 
@@ -169,6 +173,7 @@ def _accelerated(v: Variant) -> bool | None:
     effort="rearchitect",
     lens=("MLSUS05-BP04", "MLCOST05-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.MODELS),
+    optional=(Kind.ENDPOINT_METRICS,),
     remediation=(
         "Confirm each endpoint's traffic is low (CloudWatch Invocations), then host the models "
         "on one multi-model endpoint or as inference components on a shared endpoint, keeping "
@@ -176,7 +181,11 @@ def _accelerated(v: Variant) -> bool | None:
     ),
 )
 def sagemaker_endpoint_consolidation_candidate(
-    inv: Inventory, *, consolidation_min_endpoints: int = 3
+    inv: Inventory,
+    *,
+    consolidation_min_endpoints: int = 3,
+    idle_lookback_days: int = 14,
+    idle_min_age_days: int = 14,
 ) -> Iterator[Verdict]:
     """FAIL (info) for each InService real-time endpoint that belongs to a group of at least
     `consolidation_min_endpoints` endpoints which each run one single-model variant on a single
@@ -187,10 +196,14 @@ def sagemaker_endpoint_consolidation_candidate(
     multi-model, multi-container or inference-component endpoints (already shared or out of
     scope). UNKNOWN when the config or model cannot be read.
 
-    Invocation metrics are not collected yet, so the catalog's "< 1 invocation per minute"
-    test is approximated by "one instance is enough": a heuristic, hence info severity.
+    When endpoint metrics were collected, a candidate must also average under one
+    invocation per minute over `idle_lookback_days` (busier ones PASS), endpoints younger than
+    `idle_min_age_days` are NOT_APPLICABLE, and one whose metrics cannot be read is UNKNOWN.
+    Without metrics the catalog's traffic test is approximated by "one instance is enough",
+    and the evidence says so. A heuristic either way, hence info severity.
     Every idle instance costs energy and money; the lens suggests consolidating models.
     """
+    metered = collected(inv, Kind.ENDPOINT_METRICS)
     models = inv.by_name(Kind.MODELS)
     groups: dict[tuple[str, bool], list[Resource]] = {}
     for ep in inv.of(Kind.ENDPOINTS):
@@ -233,12 +246,20 @@ def sagemaker_endpoint_consolidation_candidate(
             yield unknown(ep, "the serving image or instance type is not reported",
                           image=image, InstanceType=v.instance_type)
             continue
+        if metered:
+            verdict = _traffic_verdict(inv, ep, v.name, idle_lookback_days, idle_min_age_days)
+            if verdict is not None:
+                yield verdict
+                continue
         groups.setdefault((_repository(image), accelerated), []).append(ep)
     for (repo, accelerated), members in groups.items():
         names = sorted(m.name for m in members)
         for ep in members:
-            evidence: dict[str, Any] = {"repository": repo, "accelerated": accelerated,
-                                        "group": names}
+            evidence: dict[str, Any] = {
+                "repository": repo, "accelerated": accelerated, "group": names,
+                "traffic": (f"under 1 invocation/minute over {idle_lookback_days} days"
+                            if metered else "not measured (endpoint metrics not collected)"),
+            }
             if len(members) >= consolidation_min_endpoints:
                 yield failed(ep, f"{len(members)} single-instance endpoints run {repo} on "
                              f"{'accelerated' if accelerated else 'CPU'} instances and could "
@@ -246,6 +267,27 @@ def sagemaker_endpoint_consolidation_candidate(
             else:
                 yield passed(ep, f"only {len(members)} single-instance endpoint(s) run {repo}",
                              **evidence)
+
+
+def _traffic_verdict(
+    inv: Inventory, ep: Resource, variant: str, lookback_days: int, min_age_days: int
+) -> Verdict | None:
+    """A verdict when traffic rules the endpoint out; None when it is a low-traffic candidate."""
+    created = as_datetime(ep.get("CreationTime"))
+    if created is not None and inv.collected_at - created < timedelta(days=min_age_days):
+        return not_applicable(ep, f"younger than idle_min_age_days={min_age_days}")
+    record, window, problem = endpoint_metrics(inv, ep.name, lookback_days)
+    if record is None or window is None:
+        return unknown(ep, problem or "metrics unreadable")
+    found = series(record, "Invocations", variant)
+    broken = incomplete(found)
+    if broken:
+        return unknown(ep, "CloudWatch did not answer in full: " + "; ".join(broken))
+    per_minute = sum(values(found, window)) / (window.days * 24 * 60)
+    if per_minute >= 1:
+        return passed(ep, f"busy: {per_minute:.1f} invocations per minute",
+                      invocations_per_minute=round(per_minute, 2))
+    return None
 
 
 CHECKS = (

@@ -3,7 +3,8 @@
 `Command.Name` decides what applies: glueetl (Spark batch), gluestreaming, pythonshell, glueray.
 A job whose type is missing or not one of these is UNKNOWN where the type matters. Job
 arguments are read from DefaultArguments and NonOverridableArguments (the latter wins).
-GL-09 (last run failed) needs job runs, which are not collected.
+GL-09 (last run failed) lives in `checks.glue_runs`; GL-05 and GL-07 read the same run history
+when it was collected and fall back to the job definition alone when it was not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
+from checks._metrics import percentile
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.glue_runs import in_window, job_runs
 
 SPARK, STREAMING, PYSHELL, RAY = "glueetl", "gluestreaming", "pythonshell", "glueray"
 _TYPES = (SPARK, STREAMING, PYSHELL, RAY)
@@ -215,16 +218,21 @@ def _bookmark(job: Resource) -> str:
     effort="redeploy",
     lens=("MLREL02-BP03", "MLREL02-BP02", "MLSUS03-BP01", "MLCOST03-BP03"),
     needs=(Kind.GLUE_JOBS,),
+    optional=(Kind.GLUE_JOB_RUNS,),
     remediation=(
         "Set --job-bookmark-option to job-bookmark-enable and give sources a transformation_ctx, "
         "so each run processes only new data (full-refresh jobs may keep them off: mute them)."
     ),
 )
-def glue_job_bookmarks_disabled(inv: Inventory) -> Iterator[Verdict]:
-    """For Spark batch jobs: PASS when `--job-bookmark-option` is job-bookmark-enable; FAIL when
-    it is job-bookmark-disable or absent (the documented default), FAIL at info when paused.
-    NOT_APPLICABLE for streaming (checkpoints), Python shell and Ray jobs. Job runs are not
-    collected, so jobs that ran once are not told apart from recurring ones.
+def glue_job_bookmarks_disabled(
+    inv: Inventory, *, glue_lookback_days: int = 30
+) -> Iterator[Verdict]:
+    """For Spark batch jobs that run repeatedly: PASS when `--job-bookmark-option` is
+    job-bookmark-enable; FAIL when it is job-bookmark-disable or absent (the documented
+    default), FAIL at info when paused. NOT_APPLICABLE for streaming (checkpoints), Python
+    shell and Ray jobs, and, when run history was collected, for jobs that started fewer than
+    two runs in the last `glue_lookback_days` (bookmarks matter to recurring jobs). Without run
+    history every Spark batch job is judged, and the evidence says so.
 
     Without bookmarks a recurring job reprocesses all of its input every run.
     """
@@ -232,12 +240,25 @@ def glue_job_bookmarks_disabled(inv: Inventory) -> Iterator[Verdict]:
         option = _bookmark(job)
         if decided:
             yield decided
-        elif option == "job-bookmark-enable":
-            yield passed(job, "bookmarks are enabled", option=option)
-        elif option == "job-bookmark-pause":
-            yield failed(job, "bookmarks are paused", severity=Severity.INFO, option=option)
+            continue
+        runs, why_not = job_runs(inv, job)
+        evidence: dict[str, Any] = {"option": option}
+        if runs is None:
+            evidence["runs"] = f"not judged: {why_not}"
         else:
-            yield failed(job, "bookmarks are disabled", option=option)
+            count = len(in_window(runs, inv.collected_at, glue_lookback_days))
+            evidence["runs_in_window"] = count
+            if count < 2:
+                yield not_applicable(job, f"started {count} run(s) in the last "
+                                     f"{glue_lookback_days} days: not a recurring job",
+                                     **evidence)
+                continue
+        if option == "job-bookmark-enable":
+            yield passed(job, "bookmarks are enabled", **evidence)
+        elif option == "job-bookmark-pause":
+            yield failed(job, "bookmarks are paused", severity=Severity.INFO, **evidence)
+        else:
+            yield failed(job, "bookmarks are disabled", **evidence)
 
 
 @check(
@@ -273,21 +294,41 @@ def glue_job_no_retries(inv: Inventory) -> Iterator[Verdict]:
             yield failed(job, "no retries", MaxRetries=retries)
 
 
+def _p95_runtime_min(inv: Inventory, job: Resource, days: int) -> tuple[float | None, str]:
+    """95th percentile of successful runs' ExecutionTime in minutes, or (None, why not)."""
+    runs, why_not = job_runs(inv, job)
+    if runs is None:
+        return None, f"runtime not compared: {why_not}"
+    times = [r.execution_seconds / 60 for r in in_window(runs, inv.collected_at, days)
+             if r.state == "SUCCEEDED" and isinstance(r.execution_seconds, int | float)]
+    if not times:
+        return None, f"runtime not compared: no successful run in the last {days} days"
+    return percentile(times, 95), f"p95 of {len(times)} successful run(s)"
+
+
 @check(
-    title="Glue job timeout is unset or left at the 48-hour default",
+    title="Glue job timeout is unset or far above its runtime",
     severity=Severity.LOW,
     effort="config",
     lens=("MLREL02-BP02", "MLCOST03-BP03"),
     needs=(Kind.GLUE_JOBS,),
+    optional=(Kind.GLUE_JOB_RUNS,),
     remediation="Set Timeout (minutes) to a few times the job's normal runtime.",
 )
 def glue_job_timeout_unset_or_excessive(
-    inv: Inventory, *, glue_timeout_max_min: int = 2880
+    inv: Inventory,
+    *,
+    glue_timeout_max_min: int = 2880,
+    glue_timeout_floor_min: int = 60,
+    glue_lookback_days: int = 30,
 ) -> Iterator[Verdict]:
-    """For batch jobs (Spark, Python shell, Ray): FAIL when Timeout is absent (botocore: it then
-    defaults to 2,880 minutes, or 480 from Glue 5.0) or at least `glue_timeout_max_min` (the
-    48-hour default); PASS otherwise. NOT_APPLICABLE for streaming jobs. Run times are not
-    collected, so the catalog's comparison with the p95 runtime is not made.
+    """For batch jobs (Spark, Python shell, Ray): FAIL (low) when Timeout is absent (botocore:
+    it then defaults to 2,880 minutes, or 480 from Glue 5.0). With run history, over the
+    successful runs of the last `glue_lookback_days`: FAIL (medium) when Timeout is at least
+    `glue_timeout_max_min` (the 48-hour default) while the p95 runtime is under an hour, FAIL
+    (low) when Timeout exceeds max(`glue_timeout_floor_min`, 3 x p95 runtime); PASS otherwise.
+    Without run history (not collected, or no successful run): FAIL (low) when Timeout is at
+    least `glue_timeout_max_min`, PASS otherwise. NOT_APPLICABLE for streaming jobs.
 
     A hung run with a 48-hour timeout burns two days of DPUs before anyone notices.
     """
@@ -297,13 +338,32 @@ def glue_job_timeout_unset_or_excessive(
         default = 480 if version and version >= (5, 0) else 2880
         if decided:
             yield decided
-        elif timeout is None:
+            continue
+        if timeout is None:
             yield failed(job, f"no timeout set (defaults to {default} minutes)", Timeout=None,
                          effective_default_min=default)
-        elif timeout >= glue_timeout_max_min:
-            yield failed(job, f"timeout is {timeout} minutes", Timeout=timeout)
+            continue
+        p95, basis = _p95_runtime_min(inv, job, glue_lookback_days)
+        evidence: dict[str, Any] = {"Timeout": timeout, "runtime": basis,
+                                    "p95_runtime_min": None if p95 is None else round(p95, 1)}
+        if p95 is None:
+            if timeout >= glue_timeout_max_min:
+                yield failed(job, f"timeout is {timeout} minutes", **evidence)
+            else:
+                yield passed(job, f"timeout is {timeout} minutes", **evidence)
+            continue
+        limit = max(glue_timeout_floor_min, 3 * p95)
+        evidence["limit_min"] = round(limit, 1)
+        if timeout >= glue_timeout_max_min and p95 < 60:
+            yield failed(job, f"timeout is {timeout} minutes for runs that take "
+                         f"{p95:.0f} (p95): a hung run burns up to two days",
+                         severity=Severity.MEDIUM, **evidence)
+        elif timeout > limit:
+            yield failed(job, f"timeout {timeout} minutes is more than max("
+                         f"{glue_timeout_floor_min}, 3 x p95 runtime {p95:.0f})", **evidence)
         else:
-            yield passed(job, f"timeout is {timeout} minutes", Timeout=timeout)
+            yield passed(job, f"timeout {timeout} minutes fits a p95 runtime of {p95:.0f}",
+                         **evidence)
 
 
 @check(

@@ -1,19 +1,30 @@
 """Checks on Model Monitor executions: failures, violations, and schedules that stopped running.
 
-Only each schedule's LastMonitoringExecutionSummary is collected (DescribeMonitoringSchedule);
-execution history (ListMonitoringExecutions) is not, so nothing here counts streaks.
+Each schedule carries its LastMonitoringExecutionSummary (DescribeMonitoringSchedule). The
+newest executions per schedule (ListMonitoringExecutions, the MONITORING_EXECUTIONS kind) are
+read when collected, for failure and violation streaks; without them the last execution alone
+is judged.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-from agent.domain import Inventory, Kind, Severity
-from checks._helpers import as_datetime, last_execution, mapping
+from agent.domain import Inventory, Kind, Resource, Severity
+from checks._helpers import (
+    as_datetime,
+    by_lower_name,
+    collected,
+    items,
+    last_execution,
+    mapping,
+    monitor_target,
+    record_of,
+)
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 
 
@@ -27,36 +38,98 @@ def _execution_evidence(last: Any) -> dict[str, Any]:
     }
 
 
+_FINISHED = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
+
+
+def _history(inv: Inventory, s: Resource) -> tuple[list[Mapping[str, Any]] | None, str]:
+    """The schedule's newest executions, newest first, when collected; else (None, why)."""
+    if not collected(inv, Kind.MONITORING_EXECUTIONS):
+        return None, "execution history not collected"
+    record, problem = record_of(inv, Kind.MONITORING_EXECUTIONS, s.name)
+    if record is None:
+        return None, problem or "execution history not read"
+    return items(record.get("MonitoringExecutionSummaries")), ""
+
+
+def _judged(
+    inv: Inventory, s: Resource
+) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]] | None, str]:
+    """(the execution to judge, finished executions newest first or None, note).
+
+    The last execution, or, while it is still running, the newest finished one when history
+    was collected. None to judge when the schedule never ran or only a running one is known.
+    """
+    last = last_execution(s)
+    history, why = _history(inv, s)
+    finished = None if history is None else [
+        e for e in history if e.get("MonitoringExecutionStatus") in _FINISHED]
+    if last is None and not finished:
+        return None, finished, "never ran"
+    status = mapping(last).get("MonitoringExecutionStatus")
+    if last is not None and status in _FINISHED:
+        return last, finished, ""
+    if finished:
+        return finished[0], finished, (f"last execution is {status or 'unreported'}; the newest "
+                                       "finished one is judged")
+    return last, finished, why
+
+
+def _leading(finished: list[Mapping[str, Any]], status: str) -> list[Mapping[str, Any]]:
+    out = []
+    for e in finished:
+        if e.get("MonitoringExecutionStatus") != status:
+            break
+        out.append(e)
+    return out
+
+
 @check(
     title="Model Monitor schedule's last execution failed",
     severity=Severity.HIGH,
     effort="config",
     lens=("MLOPS06-BP02", "MLPERF06-BP03"),
     needs=(Kind.MONITORING_SCHEDULES,),
+    optional=(Kind.MONITORING_EXECUTIONS,),
     remediation=(
         "Fix the cause in FailureReason (often missing captured data, a wrong baseline URI or "
         "missing ground truth), then let the next scheduled execution run; alert on execution "
         "failures with an EventBridge rule on SageMaker processing job state changes."
     ),
 )
-def model_monitor_last_execution_failed(inv: Inventory) -> Iterator[Verdict]:
-    """PASS when the schedule's last execution Completed (with or without violations, which
-    model_monitor_violations_detected judges). FAIL (high) when it Failed, FAIL (medium) when
-    it was Stopped. NOT_APPLICABLE when the schedule has not run yet (staleness is
-    model_monitor_execution_stale's). UNKNOWN while the last execution is still running: the
-    previous finished one is not collected (ListMonitoringExecutions is not called), and for
-    the same reason the catalog's `consecutive_failures` option is not offered.
+def model_monitor_last_execution_failed(
+    inv: Inventory, *, consecutive_failures: int = 1
+) -> Iterator[Verdict]:
+    """PASS when the schedule's last finished execution Completed (with or without
+    violations, which model_monitor_violations_detected judges), or Failed but fewer than
+    `consecutive_failures` times in a row (a one-off transient). FAIL (high) when the last
+    `consecutive_failures` finished executions Failed; FAIL (medium) when the last one was
+    Stopped. While the last execution is still running, the newest finished one is judged
+    when execution history (ListMonitoringExecutions) was collected, else UNKNOWN; counting
+    more than one failure also needs that history (UNKNOWN without it). NOT_APPLICABLE when
+    the schedule has not run yet (staleness is model_monitor_execution_stale's).
 
     A monitor whose executions fail produces no drift or quality signal at all.
     """
     for s in inv.of(Kind.MONITORING_SCHEDULES):
-        last = last_execution(s)
-        evidence = _execution_evidence(last)
+        judged, finished, note = _judged(inv, s)
+        evidence = _execution_evidence(judged)
+        if note:
+            evidence["note"] = note
         status = evidence["MonitoringExecutionStatus"]
-        if last is None:
+        if judged is None:
             yield not_applicable(s, "the schedule has not run yet")
         elif status == "Failed":
-            yield failed(s, "last monitoring execution failed", **evidence)
+            streak = len(_leading(finished, "Failed")) if finished else 1
+            evidence["consecutive_failures"] = streak
+            if finished is None and consecutive_failures > 1:
+                yield unknown(s, f"last execution failed; counting {consecutive_failures} in a "
+                              f"row needs execution history ({note})", **evidence)
+            elif streak >= consecutive_failures:
+                yield failed(s, "last monitoring execution failed" + (
+                    f" ({streak} in a row)" if streak > 1 else ""), **evidence)
+            else:
+                yield passed(s, f"last execution failed, but only {streak} in a row "
+                             f"(consecutive_failures={consecutive_failures})", **evidence)
         elif status == "Stopped":
             yield failed(s, "last monitoring execution was stopped", severity=Severity.MEDIUM,
                          **evidence)
@@ -64,7 +137,17 @@ def model_monitor_last_execution_failed(inv: Inventory) -> Iterator[Verdict]:
             yield passed(s, f"last monitoring execution {status}", **evidence)
         else:
             yield unknown(s, f"last execution is {status or 'in an unreported state'}; the "
-                          "previous finished one is not collected", **evidence)
+                          "previous finished one is not known", **evidence)
+
+
+def _redeployed_since(inv: Inventory, s: Resource, since: Any) -> bool | None:
+    """Whether the monitored endpoint changed after `since`; None when that is not known."""
+    target = monitor_target(s)
+    if not target.endpoint or not collected(inv, Kind.ENDPOINTS) or since is None:
+        return None
+    ep = by_lower_name(inv.of(Kind.ENDPOINTS)).get(target.endpoint.lower())
+    modified = as_datetime(ep.get("LastModifiedTime")) if ep is not None else None
+    return None if modified is None else modified > since
 
 
 @check(
@@ -73,31 +156,51 @@ def model_monitor_last_execution_failed(inv: Inventory) -> Iterator[Verdict]:
     effort="redeploy",
     lens=("MLPERF06-BP04", "MLPERF06-BP03", "MLPERF06-BP05", "MLOPS01-BP03"),
     needs=(Kind.MONITORING_SCHEDULES,),
+    optional=(Kind.MONITORING_EXECUTIONS, Kind.ENDPOINTS),
     remediation=(
         "Read constraint_violations.json under the schedule's S3 output, decide whether the "
         "data drifted (retrain and redeploy) or the baseline is too strict (re-baseline), and "
         "route violations to an owner with a CloudWatch alarm on the monitor's metrics."
     ),
 )
-def model_monitor_violations_detected(inv: Inventory) -> Iterator[Verdict]:
-    """PASS when the schedule's last execution Completed without violations; FAIL (medium) when
-    it was CompletedWithViolations. NOT_APPLICABLE when the schedule has not run yet or the last
-    execution failed or was stopped (no verdict on the data). UNKNOWN while it is still
-    running. Only the last execution is known: execution history (ListMonitoringExecutions) is
-    not collected, so the catalog's escalation for a streak of `violation_streak` violating
-    executions without a redeploy is not evaluated.
+def model_monitor_violations_detected(
+    inv: Inventory, *, violation_streak: int = 3
+) -> Iterator[Verdict]:
+    """PASS when the schedule's last finished execution Completed without violations; FAIL
+    (medium) when it was CompletedWithViolations, raised to high when the last
+    `violation_streak` finished executions all found violations and the monitored endpoint
+    has not been updated since the first of them (nobody retrained or redeployed). The streak
+    needs execution history and the endpoint, both read when collected (the evidence says
+    when not). NOT_APPLICABLE when the schedule has not run yet or the judged execution failed
+    or was stopped (no verdict on the data). UNKNOWN while the only known execution is still
+    running.
 
     Violations are the monitor telling you the model sees data unlike its baseline: the lens
     asks that degradation be detected and handled, not just recorded.
     """
     for s in inv.of(Kind.MONITORING_SCHEDULES):
-        last = last_execution(s)
-        evidence = _execution_evidence(last)
+        judged, finished, note = _judged(inv, s)
+        evidence = _execution_evidence(judged)
+        if note:
+            evidence["note"] = note
         status = evidence["MonitoringExecutionStatus"]
-        if last is None:
+        if judged is None:
             yield not_applicable(s, "the schedule has not run yet")
         elif status == "CompletedWithViolations":
-            yield failed(s, "last monitoring execution found constraint violations", **evidence)
+            streak = _leading(finished, status) if finished else []
+            evidence["violating_in_a_row"] = len(streak) if finished is not None else None
+            first = as_datetime(streak[-1].get("ScheduledTime")) if streak else None
+            redeployed = (_redeployed_since(inv, s, first)
+                          if len(streak) >= violation_streak else None)
+            if len(streak) >= violation_streak and redeployed is False:
+                yield failed(s, f"{len(streak)} executions in a row found violations and the "
+                             "endpoint has not been redeployed since", severity=Severity.HIGH,
+                             **evidence)
+            else:
+                if len(streak) >= violation_streak:
+                    evidence["endpoint_updated_since_streak"] = redeployed
+                yield failed(s, "last monitoring execution found constraint violations",
+                             **evidence)
         elif status == "Completed":
             yield passed(s, "last monitoring execution found no violations", **evidence)
         elif status in ("Failed", "Stopped"):

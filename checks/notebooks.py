@@ -1,4 +1,4 @@
-"""Checks on SageMaker notebook instances (catalog NB-01..NB-06).
+"""Checks on SageMaker notebook instances (catalog NB-01..NB-07).
 
 DescribeNotebookInstance marks no field required. Where botocore documents the value a notebook
 gets when the setting was not chosen (internet access, root access, IMDS version), an absent
@@ -11,9 +11,11 @@ Notebooks being deleted or in Failed state are NOT_APPLICABLE.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
+from checks._helpers import as_datetime, items
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 
 _OUT_OF_SCOPE = ("Deleting", "Failed")
@@ -222,6 +224,82 @@ def sagemaker_notebook_imdsv1_allowed(inv: Inventory) -> Iterator[Verdict]:
             yield failed(nb, "IMDSv1 is allowed", MinimumInstanceMetadataServiceVersion=version)
 
 
+def _autostop(inv: Inventory, nb: Resource) -> tuple[bool | None, str, dict[str, Any]]:
+    """(has auto-stop?, why, evidence) from the notebook's lifecycle configuration."""
+    name = nb.get("NotebookInstanceLifecycleConfigName")
+    ev: dict[str, Any] = {"NotebookInstanceLifecycleConfigName": name}
+    if not name:
+        return False, "no lifecycle configuration", ev
+    config = inv.by_name(Kind.NOTEBOOK_LIFECYCLE_CONFIGS).get(name)
+    if config is None:
+        return False, f"lifecycle configuration {name} no longer exists", ev
+    if config.incomplete_reason:
+        return None, f"lifecycle configuration {name} not read: {config.incomplete_reason}", ev
+    scripts = items(config.get("OnStart"))
+    ev["OnStart"] = [{k: s.get(k) for k in ("AutoStop", "Signals", "Bytes")} for s in scripts]
+    if any(s.get("AutoStop") for s in scripts):
+        return True, f"lifecycle configuration {name} runs an idle auto-stop on start", ev
+    if any(s.get("AutoStop") is None for s in scripts):
+        return None, f"an OnStart script of {name} could not be decoded", ev
+    return False, f"lifecycle configuration {name} has no idle auto-stop in OnStart", ev
+
+
+@check(
+    title="Long-running SageMaker notebook instance has no idle auto-stop",
+    severity=Severity.LOW,
+    lens=("MLCOST04-BP08", "MLSUS03-BP01", "MLCOST04-BP02"),
+    needs=(Kind.NOTEBOOK_INSTANCES, Kind.NOTEBOOK_LIFECYCLE_CONFIGS),
+    remediation=(
+        "Attach a lifecycle configuration whose OnStart script installs an idle auto-stop "
+        "(for example AWS's published autostop.py with IDLE_TIME), or stop notebooks on a "
+        "schedule; stop notebooks nobody uses."
+    ),
+)
+def sagemaker_notebook_idle_no_autostop(
+    inv: Inventory, *, notebook_idle_days: int = 3
+) -> Iterator[Verdict]:
+    """PASS when the notebook's lifecycle configuration installs an idle auto-stop on start
+    (its OnStart script mentions autostop/idle or stops the notebook itself: a heuristic), or
+    the notebook is Stopped, or InService for less than `notebook_idle_days`. FAIL when it has
+    been InService since LastModifiedTime (which moves on each start, stop or update) for
+    `notebook_idle_days` or more with no such script, including when its lifecycle
+    configuration no longer exists. NOT_APPLICABLE while Pending, Stopping, Updating,
+    Deleting or Failed. UNKNOWN when the lifecycle configuration could not be read or
+    decoded, or an InService notebook does not report LastModifiedTime. Script contents are
+    never stored: the collector keeps only whether one looks like an auto-stop.
+
+    A notebook left running over a weekend bills for every idle hour: the lens asks to stop
+    resources when they are not in use.
+    """
+    for nb in inv.of(Kind.NOTEBOOK_INSTANCES):
+        status = nb.get("NotebookInstanceStatus")
+        if status not in ("InService", "Stopped"):
+            yield not_applicable(nb, f"notebook is {status or 'in an unreported state'}",
+                                 NotebookInstanceStatus=status)
+            continue
+        has, why, ev = _autostop(inv, nb)
+        ev["NotebookInstanceStatus"] = status
+        if has:
+            yield passed(nb, why, **ev)
+            continue
+        if status == "Stopped":
+            yield passed(nb, f"notebook is stopped ({why})", **ev)
+            continue
+        if has is None:
+            yield unknown(nb, why, **ev)
+            continue
+        since = as_datetime(nb.get("LastModifiedTime"))
+        if since is None:
+            yield unknown(nb, f"{why}, and how long it has run is not reported", **ev)
+            continue
+        running = inv.collected_at - since
+        ev["running_hours"] = int(running.total_seconds() // 3600)
+        if running < timedelta(days=notebook_idle_days):
+            yield passed(nb, f"{why}, but running for only {ev['running_hours']} h", **ev)
+        else:
+            yield failed(nb, f"running for {running.days} day(s) with {why}", **ev)
+
+
 CHECKS = (
     sagemaker_notebook_direct_internet_access,
     sagemaker_notebook_root_access_enabled,
@@ -229,4 +307,5 @@ CHECKS = (
     sagemaker_notebook_kms_missing,
     sagemaker_notebook_platform_unsupported,
     sagemaker_notebook_imdsv1_allowed,
+    sagemaker_notebook_idle_no_autostop,
 )

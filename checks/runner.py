@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import structlog
 
 from agent.domain import Gap, Inventory, Result, Status, utcnow
+from checks._tags import TagIndex
 from checks.base import Check, Verdict
+from checks.options import EvaluationOptions, SeverityPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -22,18 +25,59 @@ def evaluate(
     checks: Iterable[Check],
     inventory: Inventory,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    options: EvaluationOptions | None = None,
 ) -> Iterator[Result]:
     """Run each check over one region's inventory.
 
-    Where a kind the check needs could not be collected, the check is not run: every resource of
-    its primary kind that is known gets UNKNOWN, and so does the region itself when the primary
-    listing is what failed. A resource whose own describe failed gets UNKNOWN from every check
-    that reports on its kind. Anything a check raises becomes one UNKNOWN for the region.
+    Where a kind the check requires could not be collected, the check is not run: every
+    resource of its primary kind that is known gets UNKNOWN, and so does the region itself when
+    the primary listing is what failed. A resource whose own describe failed gets UNKNOWN from
+    every check that reports on its kind. Anything a check raises becomes one UNKNOWN for the
+    region. Each result then goes through the severity policy of `options` (default: raise
+    for production tags, lower for dev/test), the one place severity depends on tags.
     """
     params = params or {}
+    options = options or EvaluationOptions()
+    tags = TagIndex.of(inventory) if options.severity.enabled else TagIndex("absent")
     now = utcnow()
     for chk in checks:
-        yield from _evaluate_one(chk, inventory, params.get(chk.id, {}), now)
+        for result in _evaluate_one(chk, inventory, params.get(chk.id, {}), now):
+            yield apply_severity_policy(result, options.severity, tags)
+
+
+def apply_severity_policy(result: Result, policy: SeverityPolicy, tags: TagIndex) -> Result:
+    """Move the result's severity by the resource's environment tag, noting why in evidence.
+
+    Results on the region itself have no tags and pass unchanged; so do results on resource
+    types the tag collection does not cover, and every result of an inventory where tags were
+    not asked for. Where tags were asked for but not collected, the
+    base severity stands and the evidence says the policy could not be applied.
+    """
+    if not policy.enabled or tags.state == "absent" or result.resource_kind == "region":
+        return result
+    if tags.state == "complete" and not tags.covers(result.resource_arn):
+        # A type the tag collection does not cover (auto scaling targets, Glue security
+        # configurations...): the base severity stands, as for any untagged resource.
+        return result
+    found, why_not = tags.lookup(result.resource_arn)
+    if found is None:
+        note: dict[str, Any] = {"base": result.severity.value, "adjusted": result.severity.value,
+                                "direction": "none", "reason": why_not}
+        return dataclasses.replace(result, evidence={**result.evidence,
+                                                     "severity_adjustment": note})
+    severity, direction, tag = policy.adjust(result.severity, found)
+    if tag is None:
+        return result
+    note = {
+        "base": result.severity.value,
+        "adjusted": severity.value,
+        "direction": direction,
+        "matched_tag": {tag[0]: tag[1]},
+        "tags": found,
+    }
+    return dataclasses.replace(
+        result, severity=severity, evidence={**result.evidence, "severity_adjustment": note}
+    )
 
 
 def _result(chk: Check, inv: Inventory, v: Verdict, now: Any) -> Result:
@@ -65,7 +109,7 @@ def _region_unknown(chk: Check, inv: Inventory, reason: str, now: Any) -> Result
 def _evaluate_one(
     chk: Check, inv: Inventory, params: Mapping[str, Any], now: Any
 ) -> Iterator[Result]:
-    gaps = inv.missing(chk.needs)
+    gaps = inv.missing(chk.required)
     primary = inv.of(chk.primary_kind)
     if gaps:
         reason = _gap_reason(gaps)

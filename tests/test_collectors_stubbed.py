@@ -191,3 +191,30 @@ def test_monitoring_schedule_with_named_definition_fetches_it_once() -> None:
     assert len(got) == 2
     assert all(r.get("JobDefinition", {}).get("JobDefinitionName") == "dq" for r in got)
 
+
+
+def test_metrics_fetch_batches_500_queries_per_call_and_merges_pages() -> None:
+    """1001 queries take three GetMetricData calls (500, 500, 1), and a query answered over
+    two pages (NextToken) gets both pages' datapoints, with the last page's status."""
+    from datetime import UTC, datetime
+
+    from agent.collectors.metrics import MAX_QUERIES, _fetch
+
+    calls: list[int] = []
+
+    class Pages:
+        async def pages(self, service: str, operation: str, *_: Any,
+                        **params: Any) -> Any:
+            batch = params["MetricDataQueries"]
+            calls.append(len(batch))
+            first = {"Id": batch[0]["Id"], "Timestamps": [1], "Values": [1.0],
+                     "StatusCode": "PartialData"}
+            yield {"MetricDataResults": [first], "NextToken": "t"}
+            yield {"MetricDataResults": [{**first, "Timestamps": [2], "Values": [2.0],
+                                          "StatusCode": "Complete"}]}
+
+    queries = [{"Id": f"m{i}"} for i in range(2 * MAX_QUERIES + 1)]
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    merged = asyncio.run(_fetch(Pages(), queries, t, t))  # type: ignore[arg-type]
+    assert MAX_QUERIES == 500 and calls == [500, 500, 1]
+    assert merged["m0"] == {"Timestamps": [1, 2], "Values": [1.0, 2.0], "StatusCode": "Complete"}

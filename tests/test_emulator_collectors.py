@@ -17,6 +17,7 @@ from agent.emulator import Emulator
 from agent.emulator.echo import shared_members
 from agent.emulator.extensions import ECHO_PAIRS
 from agent.emulator.shapes import validate_output
+from tests.test_emulator_catalog import CATALOG_CALLS, seed_catalog
 
 pytestmark = pytest.mark.emulator
 
@@ -167,6 +168,7 @@ def seed(emu: Emulator) -> None:
         "EncryptionAtRest": {"CatalogEncryptionMode": "SSE-KMS", "SseAwsKmsKeyId": KMS},
         "ConnectionPasswordEncryption": {"ReturnConnectionPasswordEncrypted": True,
                                          "AwsKmsKeyId": KMS}})
+    seed_catalog(emu)
 
 
 @pytest.fixture(scope="module")
@@ -216,13 +218,16 @@ COLLECTOR_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("glue", "GetJobs", {"MaxResults": 1000}),
     ("glue", "GetSecurityConfigurations", {"MaxResults": 1000}),
     ("glue", "GetDataCatalogEncryptionSettings", {}),
+    *CATALOG_CALLS,
 ]
 
 
 def test_collector_calls_cover_every_declared_action() -> None:
     """The call list here names every IAM action the collectors declare, so none goes untested."""
     declared = {action for c in COLLECTORS for action in c.actions}
-    tested = {f"{service}:{operation}" for service, operation, _ in COLLECTOR_CALLS}
+    iam_prefix = {"resourcegroupstaggingapi": "tag"}  # boto3 name -> IAM service prefix
+    tested = {f"{iam_prefix.get(service, service)}:{operation}"
+              for service, operation, _ in COLLECTOR_CALLS}
     assert declared == tested
 
 
@@ -292,6 +297,8 @@ PAGED_LISTINGS = [
      "ScheduledActionName", "MaxResults", {"ServiceNamespace": "sagemaker"}),
     ("glue", "GetJobs", "Jobs", "Name", "MaxResults", {}),
     ("glue", "GetSecurityConfigurations", "SecurityConfigurations", "Name", "MaxResults", {}),
+    ("sagemaker", "ListNotebookInstanceLifecycleConfigs", "NotebookInstanceLifecycleConfigs",
+     "NotebookInstanceLifecycleConfigName", "MaxResults", {}),
 ]
 
 
@@ -322,6 +329,7 @@ def test_listings_page_every_item_once(estate: Emulator) -> None:
         glue.create_job(Name=f"j{i}", Role=ROLE,
                         Command={"Name": "glueetl", "ScriptLocation": "s3://b/j.py"})
         glue.create_security_configuration(Name=f"sc{i}", EncryptionConfiguration={})
+        sm.create_notebook_instance_lifecycle_config(NotebookInstanceLifecycleConfigName=f"l{i}")
     seen: dict[str, list[str]] = {}
     for service, operation, key, name_field, size_param, extra in PAGED_LISTINGS:
         client, names, token = estate.client(service, region), [], None

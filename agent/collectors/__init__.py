@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from agent.collectors import glue, observability, sagemaker
+from agent.collectors import (
+    glue,
+    history,
+    metrics,
+    notebooks,
+    observability,
+    registry,
+    sagemaker,
+    tags,
+)
 from agent.collectors.base import Builder, CollectOptions, Collector
 from agent.domain import Kind
 
@@ -87,6 +96,51 @@ COLLECTORS: tuple[Collector, ...] = (
         (Kind.GLUE_CATALOG_ENCRYPTION,),
         glue.glue_catalog_encryption,
         ("glue:GetDataCatalogEncryptionSettings",),
+    ),
+    # Catalog completion (issue 6): usage metrics, run history, registry, lifecycle, tags.
+    Collector(
+        "endpoint_metrics",
+        (Kind.ENDPOINT_METRICS,),
+        metrics.endpoint_metrics,
+        ("sagemaker:ListEndpoints", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData"),
+    ),
+    Collector(
+        "glue_job_runs",
+        (Kind.GLUE_JOB_RUNS,),
+        history.glue_job_runs,
+        ("glue:ListJobs", "glue:GetJobRuns"),
+    ),
+    Collector(
+        "monitoring_executions",
+        (Kind.MONITORING_EXECUTIONS,),
+        history.monitoring_executions,
+        ("sagemaker:ListMonitoringSchedules", "sagemaker:ListMonitoringExecutions"),
+    ),
+    Collector(
+        "model_packages",
+        (Kind.MODEL_PACKAGES,),
+        registry.model_packages,
+        ("sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"),
+    ),
+    Collector(
+        "notebook_lifecycle_configs",
+        (Kind.NOTEBOOK_LIFECYCLE_CONFIGS,),
+        notebooks.notebook_lifecycle_configs,
+        ("sagemaker:ListNotebookInstanceLifecycleConfigs",
+         "sagemaker:DescribeNotebookInstanceLifecycleConfig"),
+    ),
+    Collector(
+        "tags",
+        (Kind.TAGS,),
+        tags.resource_tags,
+        (
+            "tag:GetResources",
+            # Fallback when the tagging API is denied: one listing per type, a call per resource.
+            "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels",
+            "sagemaker:ListTrainingJobs", "sagemaker:ListNotebookInstances",
+            "sagemaker:ListMonitoringSchedules", "sagemaker:ListTags",
+            "glue:ListJobs", "glue:GetTags",
+        ),
     ),
 )
 

@@ -21,6 +21,11 @@ FAN_OUT_CHUNK = 256
 @dataclass(frozen=True, slots=True)
 class CollectOptions:
     training_lookback_days: int = 90
+    # CloudWatch window for endpoint usage metrics (idle, under-used, consolidation).
+    metrics_lookback_days: int = 14
+    # How many of the newest runs to read per Glue job and per monitoring schedule.
+    glue_job_runs: int = 10
+    monitoring_executions: int = 10
 
 
 @dataclass
@@ -136,3 +141,26 @@ async def describe(
         if failure.kind is GapKind.NOT_FOUND:
             return None, "not_found"
         return None, f"{service}:{operation} {failure.kind.value}"
+
+
+async def list_all(
+    h: RegionHandle,
+    kinds: tuple[Kind, ...],
+    service: str,
+    operation: str,
+    result_key: str,
+    **params: Any,
+) -> list[Any] | None:
+    """Every listed item, or None (after recording the gap on `kinds`) if the listing failed.
+
+    For collectors that list a parent only to reach what they collect (names to ask for runs,
+    tags, metrics): a partial parent list is useless to them, so they stop instead.
+    """
+    items: list[Any] = []
+    try:
+        async for page in h.pages(service, operation, "NextToken", "NextToken", **params):
+            items.extend(page.get(result_key) or ())
+    except CallFailed as failure:
+        h.gap(failure, kinds=kinds)
+        return None
+    return items

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agent.emulator import cloudwatch, fixes, inference, monitoring
+from agent.emulator import catalog, cloudwatch, fixes, inference, monitoring
 from agent.emulator.echo import Pair, echoing, recording
 
 _lock = threading.Lock()
@@ -70,12 +70,16 @@ def install() -> None:
             _replace(SageMakerResponse, _snake(pair.describe), functools.partial(echoing, pair))
         _replace(SageMakerResponse, "describe_endpoint", fixes.describe_endpoint)
         _replace(SageMakerResponse, "list_models", fixes.paged_json("Models", 10))
+        _add(SageMakerResponse, {"list_notebook_instance_lifecycle_configs":
+                                 catalog.list_notebook_instance_lifecycle_configs})
+        _replace(SageMakerResponse, "list_tags", catalog.list_tags)
 
         _add(CloudWatchResponse, {
             "put_composite_alarm": cloudwatch.put_composite_alarm,
             "describe_alarms": cloudwatch.describe_alarms,
         })
         _replace(CloudWatchResponse, "put_metric_alarm", cloudwatch.put_metric_alarm)
+        _replace(CloudWatchResponse, "list_metrics", catalog.list_metrics)
 
         _replace(ApplicationAutoScalingResponse, "describe_scalable_targets",
                  fixes.describe_scalable_targets)
@@ -84,3 +88,4 @@ def install() -> None:
 
         _replace(GlueResponse, "get_security_configurations",
                  fixes.paged_json("SecurityConfigurations", 100))
+        _replace(GlueResponse, "get_job_runs", catalog.get_job_runs)

@@ -94,6 +94,11 @@ def create_inference_component(self: Any) -> ActionResult:
         if copies is not None:
             component["RuntimeConfig"] = {"DesiredCopyCount": copies, "CurrentCopyCount": copies}
         store.inference_components[name] = component
+        tags = self._get_param("Tags") or []
+        if tags:
+            store.tags[component["InferenceComponentArn"]] = {
+                str(t["Key"]): str(t.get("Value") or "") for t in tags
+            }
     return ActionResult({"InferenceComponentArn": component["InferenceComponentArn"]})
 
 

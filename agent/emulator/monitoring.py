@@ -109,6 +109,11 @@ def create_monitoring_schedule(self: Any) -> ActionResult:
         if endpoint:
             schedule["EndpointName"] = endpoint
         store.monitoring_schedules[name] = schedule
+        tags = self._get_param("Tags") or []
+        if tags:
+            store.tags[schedule["MonitoringScheduleArn"]] = {
+                str(t["Key"]): str(t.get("Value") or "") for t in tags
+            }
     return ActionResult({"MonitoringScheduleArn": schedule["MonitoringScheduleArn"]})
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
+from moto.core.resource_tagging import TaggableResourcesMixin, TaggedResource
 
 from agent.emulator.faults import DEFAULT_ACCOUNT_ID
 
@@ -29,6 +31,8 @@ EXECUTION_STATUSES = (
 )
 INFERENCE_COMPONENT_STATUSES = ("InService", "Creating", "Updating", "Failed", "Deleting")
 CAPTURE_STATUSES = ("Started", "Stopped")
+JOB_RUN_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "SUCCEEDED", "FAILED",
+                  "TIMEOUT", "ERROR", "WAITING", "EXPIRED")
 ENDPOINT_STATUSES = (
     "OutOfService",
     "Creating",
@@ -48,8 +52,14 @@ def now() -> datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
-class ExtensionBackend(BaseBackend):
-    """Per (account, region): what moto does not model, and the create requests moto drops."""
+class ExtensionBackend(BaseBackend, TaggableResourcesMixin):
+    """Per (account, region): what moto does not model, and the create requests moto drops.
+
+    It also answers the Resource Groups Tagging API for its own resources (monitoring
+    schedules, inference components), as moto's backends do for theirs.
+    """
+
+    SERVICE_NAMESPACE = "sagemaker"
 
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
@@ -61,6 +71,24 @@ class ExtensionBackend(BaseBackend):
         self.capture_status: dict[str, str] = {}
         # (create operation, resource name) -> the parsed create request, for `fixes.echo`
         self.created: dict[tuple[str, str], dict[str, Any]] = {}
+        # ARN -> tags of the emulator's own resources (set by their Create requests)
+        self.tags: dict[str, dict[str, str]] = {}
+
+    def iter_tagged_resources(self) -> Iterator[TaggedResource]:
+        with self.lock:
+            owned = [
+                *((s["MonitoringScheduleArn"], "sagemaker:monitoring-schedule")
+                  for s in self.monitoring_schedules.values()),
+                *((c["InferenceComponentArn"], "sagemaker:inference-component")
+                  for c in self.inference_components.values()),
+            ]
+            for arn, resource_type in owned:
+                yield TaggedResource(arn=arn, tags=dict(self.tags.get(arn) or {}),
+                                     resource_type=resource_type)
+
+    def owns_arn(self, arn: str) -> bool:
+        with self.lock:
+            return arn in self.tags
 
     def arn(self, resource_type: str, name: str) -> str:
         return (
@@ -206,6 +234,67 @@ class Seeder:
         endpoint.last_modified_time = now()
 
 
+    def set_endpoint_creation_time(
+        self,
+        name: str,
+        created: datetime,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """Backdate an endpoint (moto creates everything "now"): age-dependent checks such as
+        the idle one only judge endpoints older than their window."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        endpoint = _get(sagemaker_backends[account_id][region].endpoints, name, "endpoint")
+        endpoint.creation_time = endpoint.last_modified_time = _moto_time(created)
+
+    def set_notebook_last_modified(
+        self,
+        name: str,
+        when: datetime,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        """When a notebook last started or changed: how long it has been running."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        notebooks = sagemaker_backends[account_id][region].notebook_instances
+        _get(notebooks, name, "notebook instance").last_modified_time = _moto_time(when)
+
+    def add_glue_job_run(
+        self,
+        job_name: str,
+        state: str,
+        *,
+        started_on: datetime | None = None,
+        execution_time: int | None = None,
+        error_message: str | None = None,
+        attempt: int = 0,
+        previous_run_id: str | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        region: str = DEFAULT_REGION,
+    ) -> str:
+        """Record one run of a Glue job in `state` (moto's runs always end SUCCEEDED); returns
+        its run ID. Finished runs get CompletedOn = StartedOn + ExecutionTime."""
+        from datetime import timedelta
+
+        from moto.glue.models import glue_backends
+
+        from agent.emulator.catalog import seeded_job_run
+
+        _check_value("job run state", state, JOB_RUN_STATES)
+        job = _get(glue_backends[account_id][region].jobs, job_name, "Glue job")
+        started = _aware(started_on) if started_on else now()
+        finished = state not in ("STARTING", "RUNNING", "STOPPING", "WAITING")
+        completed = started + timedelta(seconds=execution_time or 0) if finished else None
+        run = seeded_job_run(job, state, started, execution_time=execution_time,
+                             error_message=error_message, attempt=attempt,
+                             previous_run_id=previous_run_id, completed_on=completed)
+        job.job_runs.append(run)
+        return str(run.job_run_id)
+
     def set_data_capture_status(
         self,
         endpoint_name: str,
@@ -235,6 +324,11 @@ def _get(items: dict[str, Any], name: str, what: str) -> Any:
 def _check_value(what: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _moto_time(t: datetime) -> datetime:
+    # moto keeps naive UTC datetimes on its resources.
+    return _aware(t).replace(tzinfo=None)
 
 
 def _aware(t: datetime) -> datetime:

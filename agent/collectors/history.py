@@ -1,0 +1,86 @@
+"""Run history: the newest Glue job runs per job and Model Monitor executions per schedule.
+
+One record per parent (job or schedule) holding its newest N runs, so a parent that never ran
+has a record with an empty list (data), a parent whose history call failed has a record with
+`incomplete_reason` (UNKNOWN for it alone), and a parent with no record was not known here.
+The parents are listed by name here (ListJobs, ListMonitoringSchedules: one call per 1000 or
+100) because collectors run concurrently and cannot wait for the Glue jobs or schedules
+collectors. Each history call asks only for the newest N, so the cost is one call per parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.aws.handle import RegionHandle
+from agent.collectors.base import Builder, CollectOptions, describe, fan_out, list_all
+from agent.domain import Kind
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _newest_first(runs: list[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
+    # AWS answers newest first; sorting here keeps that true whatever answered.
+    return sorted(runs, key=lambda r: r.get(key) or _EPOCH, reverse=True)
+
+
+async def glue_job_runs(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """GetJobRuns(JobName, MaxResults=N) per Glue job: the newest N runs, newest first."""
+    kinds = (Kind.GLUE_JOB_RUNS,)
+    out.touch(Kind.GLUE_JOB_RUNS)
+    names = await list_all(h, kinds, "glue", "ListJobs", "JobNames", MaxResults=1000)
+    if names is None:
+        return
+    limit = max(1, min(opts.glue_job_runs, 200))  # the API accepts 1..200
+
+    async def one(name: str) -> None:
+        arn = out.arn("glue", f"job/{name}")
+        data, problem = await describe(h, "glue", "GetJobRuns", arn, JobName=name,
+                                       MaxResults=limit)
+        if problem == "not_found":
+            return  # deleted since it was listed
+        if data is None:
+            out.add(Kind.GLUE_JOB_RUNS, arn, name, {"JobName": name, "JobRuns": []}, problem)
+            return
+        runs = _newest_first(list(data.get("JobRuns") or ()), "StartedOn")[:limit]
+        out.add(Kind.GLUE_JOB_RUNS, arn, name,
+                {"JobName": name, "JobRuns": runs, "MaxRuns": limit})
+
+    await fan_out(sorted(names), one)
+
+
+async def monitoring_executions(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """ListMonitoringExecutions per schedule, newest N by ScheduledTime."""
+    kinds = (Kind.MONITORING_EXECUTIONS,)
+    out.touch(Kind.MONITORING_EXECUTIONS)
+    schedules = await list_all(h, kinds, "sagemaker", "ListMonitoringSchedules",
+                               "MonitoringScheduleSummaries", MaxResults=100)
+    if schedules is None:
+        return
+    limit = max(1, min(opts.monitoring_executions, 100))
+
+    async def one(summary: Mapping[str, Any]) -> None:
+        name = summary["MonitoringScheduleName"]
+        arn = summary.get("MonitoringScheduleArn") or out.arn(
+            "sagemaker", f"monitoring-schedule/{name.lower()}"
+        )
+        data, problem = await describe(
+            h, "sagemaker", "ListMonitoringExecutions", arn,
+            MonitoringScheduleName=name, SortBy="ScheduledTime", SortOrder="Descending",
+            MaxResults=limit,
+        )
+        if problem == "not_found":
+            return
+        record: dict[str, Any] = {"MonitoringScheduleName": name, "MaxExecutions": limit}
+        if data is None:
+            out.add(Kind.MONITORING_EXECUTIONS, arn, name,
+                    {**record, "MonitoringExecutionSummaries": []}, problem)
+            return
+        runs = _newest_first(list(data.get("MonitoringExecutionSummaries") or ()),
+                             "ScheduledTime")[:limit]
+        out.add(Kind.MONITORING_EXECUTIONS, arn, name,
+                {**record, "MonitoringExecutionSummaries": runs})
+
+    await fan_out(schedules, one)
