@@ -23,6 +23,9 @@ _ARN_PREFIX = {
     Kind.SCALING_POLICIES: "application-autoscaling",
     Kind.SCHEDULED_ACTIONS: "application-autoscaling", Kind.GLUE_JOBS: "glue",
     Kind.GLUE_SECURITY_CONFIGURATIONS: "glue", Kind.GLUE_CATALOG_ENCRYPTION: "glue",
+    Kind.ENDPOINT_METRICS: "sagemaker", Kind.MODEL_PACKAGES: "sagemaker",
+    Kind.NOTEBOOK_LIFECYCLE_CONFIGS: "sagemaker", Kind.MONITORING_EXECUTIONS: "sagemaker",
+    Kind.GLUE_JOB_RUNS: "glue", Kind.TAGS: "tag",
 }
 
 
