@@ -271,7 +271,7 @@ def sagemaker_endpoint_autoscaling_misconfigured(inv: Inventory) -> Iterator[Ver
     concurrency targets are judged on policies and suspension alone); FAIL (low) when the
     ResourceId names an endpoint variant or inference component that no longer exists.
     UNKNOWN when the target's endpoint could not be described. The catalog's prod-only rule
-    (MinCapacity < 2) is not applied: no production selector exists yet.
+    (MinCapacity < 2) is not applied: the tags of scalable targets are not collected.
 
     A target that cannot scale gives a false sense of elasticity: the lens asks for endpoints
     that scale automatically with demand.

@@ -541,7 +541,7 @@ def glue_job_cost_controls_missing(
     """For Spark batch jobs on Glue 3.0 or later: FAIL (info) when `--enable-auto-scaling` is not
     "true" and NumberOfWorkers >= `autoscale_min_workers`; PASS otherwise. NOT_APPLICABLE for
     other job types and older Glue versions (no auto scaling there); UNKNOWN when the worker
-    count is not reported. The FLEX rule needs tags, which are not collected.
+    count is not reported. The catalog's FLEX execution-class rule is not applied.
 
     A fixed fleet pays for every worker through the quiet stages of a job.
     """

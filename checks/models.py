@@ -142,8 +142,9 @@ def sagemaker_model_image_not_private_registry(
 def sagemaker_model_registry_not_used(inv: Inventory) -> Iterator[Verdict]:
     """For a region with at least one serving endpoint (InService, Updating, SystemUpdating):
     PASS when at least one model package group exists, FAIL when none does. NOT_APPLICABLE where
-    nothing is served. Reported on the region. Packages inside groups, their approval status and
-    groups shared from other accounts are not collected, so a group is taken as use.
+    nothing is served. Reported on the region. A group is taken as use: the approval of the
+    packages endpoints serve is judged by sagemaker_endpoint_serving_unapproved_model_package,
+    and groups shared from other accounts are not collected.
 
     Without a registry there is no versioned, approved model to roll back to.
     """

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent import __version__
+from agent.cli.catalog_cmd import coverage_cmd, docs
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.config_cmd import config_app
 from agent.cli.coverage_cmd import coverage
@@ -49,6 +50,8 @@ app.command("iam-policy")(iam_policy)
 app.command()(report)
 app.command()(plan)
 app.command()(coverage)
+checks_app.command("docs")(docs)
+checks_app.command("coverage")(coverage_cmd)
 
 
 @app.callback()
@@ -92,25 +95,31 @@ def checks_list(
                 "lens_ids": list(c.lens_ids),
                 "legacy_lens_ids": list(c.legacy_lens_ids),
                 "needs": [k.value for k in c.needs],
+                "optional_needs": [k.value for k in c.optional],
                 "parameters": {p.name: p.default for p in c.params},
+                "parameter_types": {p.name: getattr(p.type, "__name__", None) or str(p.type)
+                                    for p in c.params},
                 "remediation": c.remediation,
                 "description": c.description,
             }
             for c in catalog
         ], indent=2, default=list))
     elif fmt == "markdown":
-        print("| Check | Pillar | Severity | Lens (current / legacy) | Title |")
-        print("|---|---|---|---|---|")
+        print("| Check | Pillar | Severity | Lens (current / legacy) | Title | Parameters |")
+        print("|---|---|---|---|---|---|")
         for c in catalog:
             lens = ", ".join(f"{p.id} / {p.legacy_id}" for p in c.lens)
-            print(f"| `{c.id}` | {c.pillar.label} | {c.severity.value} | {lens} | {c.title} |")
+            params = ", ".join(f"`{p.name}={p.default!r}`" for p in c.params) or "-"
+            print(f"| `{c.id}` | {c.pillar.label} | {c.severity.value} | {lens} | {c.title} "
+                  f"| {params} |")
     elif fmt == "table":
         t = Table(title=f"{len(catalog)} checks")
-        for col in ("Check", "Pillar", "Severity", "Lens", "Title"):
+        for col in ("Check", "Pillar", "Severity", "Lens", "Title", "Parameters"):
             t.add_column(col, overflow="fold")
         for c in catalog:
             t.add_row(c.id, c.pillar.label, c.severity.value,
-                      " ".join(f"{p.id} ({p.legacy_id})" for p in c.lens), c.title)
+                      " ".join(f"{p.id} ({p.legacy_id})" for p in c.lens), c.title,
+                      " ".join(f"{p.name}={p.default!r}" for p in c.params))
         Console().print(t)
     else:
         fail(f"unknown format {fmt!r}; use table, json or markdown", EXIT_USAGE)
