@@ -264,10 +264,17 @@ def test_tags_bulk_then_fallback_when_tagging_api_denied(emu: Emulator) -> None:
     endpoint(emu, "bare-ep", age_days=1)
     emu.client("glue").create_job(Name="etl", Role=ROLE, Tags={"project": "churn"},
                                   Command={"Name": "glueetl", "ScriptLocation": "s3://b/j.py"})
-    ids = ["ml_cost_allocation_tags_missing", "ml_cost_allocation_tags_missing_glue"]
+    # moto keeps endpoint-config ARNs as tuples; the emulator must still report them right.
+    emu.client("sagemaker").add_tags(
+        ResourceArn=f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint-config/prod-ep-c",
+        Tags=[{"Key": "project", "Value": "churn"}])
+    ids = ["ml_cost_allocation_tags_missing", "ml_cost_allocation_tags_missing_glue",
+           "ml_cost_allocation_tags_missing_endpoint_config"]
     expected = {("ml_cost_allocation_tags_missing", "prod-ep"): Status.PASS,
                 ("ml_cost_allocation_tags_missing", "bare-ep"): Status.FAIL,
-                ("ml_cost_allocation_tags_missing_glue", "etl"): Status.PASS}
+                ("ml_cost_allocation_tags_missing_glue", "etl"): Status.PASS,
+                ("ml_cost_allocation_tags_missing_endpoint_config", "prod-ep-c"): Status.PASS,
+                ("ml_cost_allocation_tags_missing_endpoint_config", "bare-ep-c"): Status.FAIL}
     bulk = collect(emu, "endpoints", "glue_jobs", "tags")
     assert verdicts(bulk, ids) == expected
     emu.faults.add(access_denied(service="tagging", operation="GetResources"))

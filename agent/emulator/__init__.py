@@ -42,6 +42,11 @@ raises `UnknownResource` (a KeyError), an invalid status `ValueError`.
 - `set_endpoint_status(name, status, *, failure_reason=None)`: any EndpointStatus.
 - `set_data_capture_status(endpoint_name, status)`: Started | Stopped, what DescribeEndpoint
   reports as DataCaptureConfig.CaptureStatus (default: Started when the config enables capture).
+- `set_endpoint_creation_time(name, when)`, `set_notebook_last_modified(name, when)`: backdate
+  resources moto creates "now" (idle endpoints, long-running notebooks).
+- `add_glue_job_run(job_name, state, *, started_on=None, execution_time=None,
+  error_message=None, attempt=0, previous_run_id=None) -> run ID`: a run in any JobRunState
+  (moto's own runs always end SUCCEEDED).
 
 Fault injection (`emu.faults`, see `agent.emulator.faults`): `add(FaultRule(...)) -> Fault`
 (`.hits` counts the calls it broke), `clear()`, `active`, and `calls`, a Counter of every

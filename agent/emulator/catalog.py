@@ -5,6 +5,8 @@
 - SageMaker ListNotebookInstanceLifecycleConfigs is not implemented: added over moto's store.
 - SageMaker ListTags does not know the emulator's monitoring schedules: answered from the
   extension store, which also reports them to the Resource Groups Tagging API.
+- Resource Groups Tagging API GetResources answers endpoint-config ARNs as "('arn:...',)":
+  moto keeps that ARN as a one-element tuple. Unwrapped.
 - Glue GetJobRuns answers oldest first (AWS: newest first), so MaxResults kept the oldest runs:
   re-sorted and re-paged. Runs with a chosen state, time and error come from the seeding API.
 """
@@ -97,10 +99,33 @@ def list_tags(original: Handler) -> Handler:
         arn = request_params(self).get("ResourceArn") or ""
         store = backend(self.current_account, self.region)
         with store.lock:
-            tags = store.tags.get(arn)
-        if tags is None:
+            owned = any(s["MonitoringScheduleArn"] == arn
+                        for s in store.monitoring_schedules.values()) or any(
+                c["InferenceComponentArn"] == arn for c in store.inference_components.values())
+            tags = store.tags.get(arn, {})
+        if not owned:
             return original(self)
         return ActionResult({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]})
+
+    return _mark(handler)
+
+
+# --- Resource Groups Tagging API ------------------------------------------------------------
+
+
+def get_resources(original: Handler) -> Handler:
+    @functools.wraps(original)
+    def handler(self: Any) -> Any:
+        result = original(self)
+        if isinstance(result, ActionResult) and isinstance(result.result, dict):
+            mappings = []
+            for m in result.result.get("ResourceTagMappingList") or ():
+                arn = m.get("ResourceARN")
+                if isinstance(arn, tuple | list) and arn:
+                    m = {**m, "ResourceARN": arn[0]}
+                mappings.append(m)
+            return ActionResult({**result.result, "ResourceTagMappingList": mappings})
+        return result
 
     return _mark(handler)
 

@@ -60,6 +60,7 @@ def install() -> None:
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
     from moto.cloudwatch.responses import CloudWatchResponse
     from moto.glue.responses import GlueResponse
+    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
     from moto.sagemaker.responses import SageMakerResponse
 
     with _lock:
@@ -89,3 +90,4 @@ def install() -> None:
         _replace(GlueResponse, "get_security_configurations",
                  fixes.paged_json("SecurityConfigurations", 100))
         _replace(GlueResponse, "get_job_runs", catalog.get_job_runs)
+        _replace(ResourceGroupsTaggingAPIResponse, "get_resources", catalog.get_resources)

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from agent.emulator.faults import FaultRule
+from agent.emulator.seed_catalog import seed_catalog
 from agent.emulator.server import Emulator
 from agent.emulator.store import now
 
@@ -447,6 +448,7 @@ def seed_region(emu: Emulator, region: str) -> None:
     _training(sm, "recsys-train-2026-11-02", region, hardened=False, instance="ml.p3.2xlarge")
     _notebooks(sm, region)
     _glue(c["glue"], region)
+    seed_catalog(emu, c, region)
 
 
 def seed_demo(emu: Emulator) -> None:
@@ -463,3 +465,7 @@ def seed_demo(emu: Emulator) -> None:
                              region="eu-west-1", code="AccessDeniedException", status=400,
                              message="User is not authorized to perform: "
                              "glue:GetSecurityConfigurations"))
+    # The same policy denies the tagging API there: tags are read per resource instead.
+    emu.faults.add(FaultRule(service="tagging", operation="GetResources", region="eu-west-1",
+                             code="AccessDeniedException", status=400,
+                             message="User is not authorized to perform: tag:GetResources"))
