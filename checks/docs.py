@@ -156,7 +156,10 @@ def _policy_lines() -> list[str]:
         "values compared without case; raising wins when both match; critical and info are "
         "the ends). The finding's evidence records `severity_adjustment` with the base and "
         "adjusted severity and the tag. When tags could not be collected the base severity "
-        "stands and the evidence says why. The policy is a frozen "
+        "stands and the evidence says why. Findings on the region itself, and on resource "
+        "types whose tags are not collected (auto scaling targets, Glue security "
+        "configurations, model package groups), keep their base severity. The policy is a "
+        "frozen "
         "`checks.options.SeverityPolicy` passed to `checks.runner.evaluate` (through "
         "`ScanRequest.evaluation`), so a config file can set the selectors.",
         "",
