@@ -73,11 +73,12 @@ def apply_severity_policy(result: Result, policy: SeverityPolicy, tags: TagIndex
         "adjusted": severity.value,
         "direction": direction,
         "matched_tag": {tag[0]: tag[1]},
-        "tags": found,
     }
-    return dataclasses.replace(
-        result, severity=severity, evidence={**result.evidence, "severity_adjustment": note}
-    )
+    evidence = {**result.evidence, "severity_adjustment": note}
+    # The environment tag also goes where report consumers look for a resource's tags (the
+    # remediation plan counts production resources from evidence `tags`).
+    evidence.setdefault("tags", {tag[0]: tag[1]})
+    return dataclasses.replace(result, severity=severity, evidence=evidence)
 
 
 def _result(chk: Check, inv: Inventory, v: Verdict, now: Any) -> Result:

@@ -77,7 +77,8 @@ _RULE = """
     All seven X-02 checks share the rule: PASS when the resource carries a user tag (any key
     not starting with `aws:`), or, when `required_tag_keys` is set, one of those keys (all of
     them with `require_all_tag_keys`); keys are compared without case. FAIL otherwise.
-    UNKNOWN when tags could not be collected for it. Evidence lists tag keys, never values.
+    UNKNOWN when tags could not be collected for it. The check's evidence lists tag keys,
+    never values (the severity policy adds only the environment tag it acted on).
 
     Untagged ML spend cannot be attributed to a team or project: the lens asks for tagging
     and budgets to track costs.
