@@ -27,7 +27,7 @@ POLICY_VERSION = "2012-10-17"
 DEFAULT_AUDIT_ROLE = "mllens-audit"
 
 # botocore signs some services under a name that is not their IAM prefix.
-_IAM_PREFIX_BY_SIGNING_NAME = {"monitoring": "cloudwatch"}
+_IAM_PREFIX_BY_SIGNING_NAME = {"monitoring": "cloudwatch", "tagging": "tag"}
 # API operations whose IAM action has another name. None of the operations mllens calls today;
 # the catalog test in tests/test_iam.py fails when a new call needs an entry here.
 _IAM_ACTION_BY_OPERATION: dict[str, str] = {}
