@@ -202,7 +202,7 @@ def _check_section(c: Check) -> list[str]:
         "",
         f"**{c.title}**",
         "",
-        f"- Severity: {c.severity.value}",
+        f"- Severity: {c.severity.value}; effort to fix: {c.effort.label}",
         f"- Lens: {_lens(c.lens)}",
         f"- Needs: {needs}" + (" (judged per region)" if c.region_level else ""),
         "- Parameters: " + (", ".join(_params(c)) or "none"),

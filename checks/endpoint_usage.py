@@ -51,6 +51,7 @@ def _age_problem(ep: Resource, now: Any, min_age_days: int) -> tuple[str | None,
 @check(
     title="SageMaker endpoint served no requests in the lookback window",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=(*_USAGE_LENS, "MLCOST04-BP08", "MLSUS03-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.ENDPOINT_METRICS),
     remediation=(
@@ -156,6 +157,7 @@ def _p95(record: Resource, metric: str, variant: str, window: Any) -> float | No
 @check(
     title="SageMaker endpoint variant is oversized for its load",
     severity=Severity.LOW,
+    effort="redeploy",
     lens=(*_USAGE_LENS, "MLCOST05-BP03", "MLPERF04-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.ENDPOINT_METRICS),
     optional=(Kind.SCALABLE_TARGETS, Kind.MODELS),

@@ -75,6 +75,7 @@ def in_window(runs: list[Run], now: datetime, days: int) -> list[Run]:
 @check(
     title="Glue job's latest run failed, or it fails often",
     severity=Severity.HIGH,
+    effort="redeploy",
     lens=("MLREL02-BP02",),
     needs=(Kind.GLUE_JOBS, Kind.GLUE_JOB_RUNS),
     remediation=(

@@ -96,6 +96,7 @@ _RANK = {"fail": 4, "unknown": 3, "lag": 2, "pass": 1, "na": 0}
 @check(
     title="SageMaker endpoint serves a model package that is not approved",
     severity=Severity.MEDIUM,
+    effort="redeploy",
     lens=("MLREL04-BP01", "MLREL03-BP01", "MLSEC04-BP01"),
     needs=(Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS, Kind.MODELS, Kind.MODEL_PACKAGES,
            Kind.INFERENCE_COMPONENTS),

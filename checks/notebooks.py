@@ -247,6 +247,7 @@ def _autostop(inv: Inventory, nb: Resource) -> tuple[bool | None, str, dict[str,
 @check(
     title="Long-running SageMaker notebook instance has no idle auto-stop",
     severity=Severity.LOW,
+    effort="config",
     lens=("MLCOST04-BP08", "MLSUS03-BP01", "MLCOST04-BP02"),
     needs=(Kind.NOTEBOOK_INSTANCES, Kind.NOTEBOOK_LIFECYCLE_CONFIGS),
     remediation=(

@@ -30,6 +30,7 @@ def _x02(kind: Kind) -> Callable[[CheckFn], Check]:
     return check(
         title="ML resource has no cost-allocation tags",
         severity=Severity.LOW,
+        effort="config",
         lens=("MLCOST04-BP12", "MLCOST06-BP01"),
         needs=(kind, Kind.TAGS),
         remediation=(
