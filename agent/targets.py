@@ -30,7 +30,8 @@ EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 # The regional services the collectors call; a region is scanned for those offered there.
-SERVICES = ("sagemaker", "glue", "cloudwatch", "application-autoscaling")
+SERVICES = ("sagemaker", "glue", "cloudwatch", "application-autoscaling",
+            "resourcegroupstaggingapi")
 # Organizations answers in one region per partition.
 _ORGANIZATIONS_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1",
                          "aws-cn": "cn-northwest-1"}
