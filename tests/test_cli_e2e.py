@@ -178,7 +178,8 @@ def test_scan_that_reads_nothing_exits_1(estate: Emulator, tmp_path: Path) -> No
     from agent.emulator.faults import access_denied
 
     rules = [estate.faults.add(access_denied(service=s))
-             for s in ("sagemaker", "glue", "cloudwatch", "application-autoscaling")]
+             for s in ("sagemaker", "glue", "cloudwatch", "application-autoscaling",
+                       "tagging")]
     try:
         proc = mllens("scan", "--endpoint-url", estate.url, "--db", str(tmp_path / "x.db"),
                       "-r", "us-east-1", "-o", "json")
