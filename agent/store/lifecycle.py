@@ -13,7 +13,8 @@ Rules:
   status simply carries its latest UNKNOWN.
 - FAIL after a resolution reopens: `reopened_at` is set and the resolution cleared.
 - An event is recorded for the first observation and whenever the reported
-  (status, severity, reason) changes; severity is ignored for UNKNOWN, which has no real one.
+  (status, severity, reason) or the mute rule changes; severity is ignored for UNKNOWN, which
+  has no real one. The mute rule follows every observation (UNKNOWN too); GONE keeps it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.store.rows import FindingStatus
 
@@ -41,9 +42,10 @@ class Observation:
     severity: str
     reason: str
     evidence: Mapping[str, Any]
+    mute_id: int | None = None
 
-    def signature(self) -> tuple[str, str, str]:
-        return _signature(self.status, self.severity, self.reason)
+    def signature(self) -> Signature:
+        return _signature(self.status, self.severity, self.reason, self.mute_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +65,22 @@ class FindingState:
     unknown_since_at: datetime | None = None
     unknown_since_scan_id: int | None = None
     unknown_reason: str | None = None
+    mute_id: int | None = None
 
-    def signature(self) -> tuple[str, str, str]:
+    def signature(self) -> Signature:
         """What the latest observation reported, as events compare it."""
         if self.unknown_since_at is not None:
-            return _signature(UNKNOWN, self.severity, self.unknown_reason or "")
-        return _signature(self.status, self.severity, self.reason)
+            return _signature(UNKNOWN, self.severity, self.unknown_reason or "", self.mute_id)
+        return _signature(self.status, self.severity, self.reason, self.mute_id)
 
 
-def _signature(status: FindingStatus, severity: str, reason: str) -> tuple[str, str, str]:
-    return (status.value, "" if status == UNKNOWN else severity, reason)
+Signature = tuple[str, str, str, int | None]
+
+
+def _signature(
+    status: FindingStatus, severity: str, reason: str, mute_id: int | None
+) -> Signature:
+    return (status.value, "" if status == UNKNOWN else severity, reason, mute_id)
 
 
 def begin(obs: Observation) -> FindingState:
@@ -88,6 +96,7 @@ def begin(obs: Observation) -> FindingState:
         first_seen_scan_id=obs.scan_id,
         last_seen_at=obs.at,
         last_seen_scan_id=obs.scan_id,
+        mute_id=obs.mute_id,
     )
 
 
@@ -98,7 +107,7 @@ def is_change(state: FindingState, obs: Observation) -> bool:
 
 def gone(state: FindingState, scan_id: int, at: datetime) -> Observation:
     """The observation a complete scope makes of a finding it no longer reports."""
-    return Observation(scan_id, at, GONE, state.severity, GONE_REASON, {})
+    return Observation(scan_id, at, GONE, state.severity, GONE_REASON, {}, state.mute_id)
 
 
 def advance(state: FindingState, obs: Observation) -> FindingState:
@@ -108,6 +117,7 @@ def advance(state: FindingState, obs: Observation) -> FindingState:
         state,
         status=obs.status,
         reason=obs.reason,
+        mute_id=obs.mute_id,
         observed_at=obs.at,
         unknown_since_at=None,
         unknown_since_scan_id=None,
@@ -131,7 +141,9 @@ def advance(state: FindingState, obs: Observation) -> FindingState:
 
 
 def _unknown(state: FindingState, obs: Observation) -> FindingState:
-    seen = replace(state, last_seen_at=obs.at, last_seen_scan_id=obs.scan_id)
+    seen = replace(
+        state, last_seen_at=obs.at, last_seen_scan_id=obs.scan_id, mute_id=obs.mute_id
+    )
     if state.status == UNKNOWN:
         # Nothing known to protect: the latest UNKNOWN is the best description. Severity
         # stays: an UNKNOWN has none of its own, and events ignore it.
@@ -139,3 +151,33 @@ def _unknown(state: FindingState, obs: Observation) -> FindingState:
     if state.unknown_since_at is None:
         seen = replace(seen, unknown_since_at=obs.at, unknown_since_scan_id=obs.scan_id)
     return replace(seen, unknown_reason=obs.reason)
+
+
+class Brief(NamedTuple):
+    """The part of a finding's state that history queries compare: cheap to fold over
+    thousands of events. `fold` agrees with `advance` on these fields (a test replays random
+    histories through both)."""
+
+    status: str
+    severity: str
+    reason: str
+    mute_id: int | None
+    # The latest observations were UNKNOWN after a known status (`unknown_since_*` is set).
+    unverified: bool
+
+
+def fold(
+    prev: Brief | None, status: str, severity: str, reason: str, mute_id: int | None
+) -> Brief:
+    """`advance`, restricted to `Brief`'s fields; statuses as plain strings."""
+    if prev is None:
+        if status == GONE:
+            raise ValueError("a finding cannot begin as GONE")
+        return Brief(status, severity, reason, mute_id, False)
+    if status == UNKNOWN:
+        if prev.status == UNKNOWN:
+            return Brief(UNKNOWN, prev.severity, reason, mute_id, False)
+        return Brief(prev.status, prev.severity, prev.reason, mute_id, True)
+    if status == GONE:
+        return Brief(GONE, prev.severity, reason, mute_id, False)
+    return Brief(status, severity, reason, mute_id, False)

@@ -95,12 +95,31 @@ class ResourceRow:
 
 
 @dataclass(frozen=True, slots=True)
+class MuteRow:
+    """A stored mute rule (`agent.mutes.MuteRule`, as a scan applied it)."""
+
+    id: int
+    criteria: Mapping[str, Any]
+    reason: str
+    owner: str | None
+    expires_at: datetime | None
+    source: str
+
+    def active(self, at: datetime) -> bool:
+        return self.expires_at is None or at < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class FindingRow:
     """One finding as of a scan.
 
     `status` is the latest *known* status: an UNKNOWN observation after a known one leaves it
     (and severity, reason, evidence) alone and sets `unknown_since_*`/`unknown_reason` instead.
     `last_seen_*` is None in a view of an earlier scan: history records changes, not sightings.
+    `mute` is the rule that muted the finding when it was last written; `muted` says whether
+    it still applied at the time of this view (a rule stops applying when it expires).
+    `missing_since_scan_id` is set while the finding's account was scanned without it being
+    reported, in a scope that was not evaluated completely (so it could not become GONE).
     """
 
     id: int
@@ -127,6 +146,9 @@ class FindingRow:
     unknown_since_at: datetime | None
     unknown_since_scan_id: int | None
     unknown_reason: str | None
+    mute: MuteRow | None = None
+    muted: bool = False
+    missing_since_scan_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -143,7 +165,9 @@ class FindingEventRow:
     status: FindingStatus
     severity: Severity
     reason: str
+    # The evidence in effect from this event on (carried forward when it did not change).
     evidence: Mapping[str, Any]
+    mute_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +180,7 @@ class AccountWrite:
     reopened: int
     gone: int
     events: int
+    # Reported findings a mute rule matched.
+    muted: int = 0
+    # Findings this write did not report, outside complete scopes (left as they were).
+    missing: int = 0

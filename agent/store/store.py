@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata as pkg_metadata
 from typing import Any, Self
 
@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, utcnow
-from agent.store import migrate, reads, writes
-from agent.store.engine import make_engine, where, writer
+from agent.mutes import MuteSet
+from agent.store import history, migrate, reads, writes
+from agent.store.engine import make_engine, writer
+from agent.store.engine import where as place
 from agent.store.errors import StoreError, describe
+from agent.store.reads import FindingFilter
 from agent.store.rows import (
     AccountWrite,
     CoverageRow,
@@ -48,12 +51,16 @@ class Store:
     accounts through `asyncio.to_thread`. Database failures surface as StoreError.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self._writer = writer(engine)
+        # Injected so tests and the benchmark can write a history spread over days.
+        self.clock = clock
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Self:
+    def open(
+        cls, url: str, *, migrate: bool = True, clock: Callable[[], datetime] = utcnow
+    ) -> Self:
         """Connect, and bring the schema to head: always for an empty database, and for an
         older one when `migrate` is true. Otherwise an out-of-date schema is a StoreError."""
         engine = make_engine(url)
@@ -62,7 +69,7 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine)
+        return cls(engine, clock=clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -80,7 +87,7 @@ class Store:
             with Session(self._writer if write else self.engine) as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"{action} failed on {where(self.engine)}: {describe(exc)}") from exc
+            raise StoreError(f"{action} failed on {place(self.engine)}: {describe(exc)}") from exc
 
     # -- scans ---------------------------------------------------------------------------------
 
@@ -91,7 +98,7 @@ class Store:
         with self._session("starting a scan", write=True) as s:
             rec = ScanRecord(
                 uid=uid or str(uuid.uuid4()),
-                started_at=utcnow(),
+                started_at=self.clock(),
                 status=ScanStatus.RUNNING.value,
                 scope=dict(scope),
                 summary={},
@@ -111,21 +118,29 @@ class Store:
         resources: Sequence[Resource],
         coverage: Sequence[CoverageItem],
         complete_scopes: set[tuple[str, str]],
+        *,
+        mutes: MuteSet | None = None,
     ) -> AccountWrite:
         """Persist one account's results, gaps, inventory and coverage: all or nothing.
 
         `coverage` holds (region, kind, state, reason); `complete_scopes` holds the
         (region, check_id) pairs whose check ran with complete inputs. Only there can a
         finding that is no longer reported become GONE (and resolve, if it was open).
+        `mutes` marks the reported findings its rules match (as of the scan's start) muted.
         """
         writes.check_account(account_id, results, gaps, resources)
-        now = utcnow()
+        now = self.clock()
         with self._session(f"saving account {account_id}", write=True) as s:
-            _running(s, scan_id)
+            scan = _running(s, scan_id)
+            prev = writes.previous_write(s, account_id)
+            seen_at = writes.observed_time(results, now)
+            coverage_set = writes.write_coverage(s, coverage)
+            writes.record_account(s, scan_id, account_id, seen_at, coverage_set)
             writes.write_gaps(s, scan_id, gaps)
-            writes.write_coverage(s, scan_id, account_id, coverage)
-            writes.write_resources(s, scan_id, account_id, resources, now)
-            return writes.write_findings(s, scan_id, account_id, results, complete_scopes, now)
+            writes.write_resources(s, scan_id, account_id, resources, seen_at, prev)
+            return writes.write_findings(
+                s, scan, account_id, results, resources, complete_scopes, now, prev, mutes
+            )
 
     def finish_scan(
         self,
@@ -141,7 +156,7 @@ class Store:
         with self._session(f"finishing scan {scan_id}", write=True) as s:
             rec = _running(s, scan_id)
             rec.status = final.value
-            rec.finished_at = utcnow()
+            rec.finished_at = self.clock()
             rec.api_calls = api_calls
             rec.summary = dict(summary)
             rec.error = error
@@ -165,7 +180,9 @@ class Store:
                 s.execute(
                     update(ScanRecord)
                     .where(col(ScanRecord.id).in_(ids))
-                    .values(status=ScanStatus.INTERRUPTED.value, finished_at=utcnow(), error=error)
+                    .values(
+                        status=ScanStatus.INTERRUPTED.value, finished_at=self.clock(), error=error
+                    )
                 )
             return ids
 
@@ -205,9 +222,7 @@ class Store:
                 q = q.where(col(ResourceRecord.region) == region)
             if kind is not None:
                 q = q.where(col(ResourceRecord.kind) == kind)
-            if last_seen_scan_id is not None:
-                q = q.where(col(ResourceRecord.last_seen_scan_id) == last_seen_scan_id)
-            return reads.resource_rows(s, q)
+            return reads.resource_rows(s, q, last_seen_scan_id)
 
     # -- findings ------------------------------------------------------------------------------
 
@@ -219,18 +234,87 @@ class Store:
         account_id: str | None = None,
         region: str | None = None,
         check_id: str | None = None,
+        where: FindingFilter | None = None,
+        at: datetime | None = None,
     ) -> list[FindingRow]:
-        """Findings as of the latest scan, or as of an earlier `scan_id` (from the history).
+        """Findings as of the latest scan, or as of an earlier `scan_id` or time `at`.
 
         `status` is one FindingStatus/Status value or several; FAIL gives the open findings.
+        `where` takes every other filter (severity, pillar, resource, since, muted). `at` alone
+        means the latest scan started by then, with mutes judged at `at`; with `scan_id`, it
+        only sets the time mutes are judged at (default: the scan's start, or now).
         """
+        legacy = reads.legacy_filter(status, account_id, region, check_id)
+        where = _merge(where, legacy)
         with self._session("reading findings") as s:
-            filters = reads.finding_filters(account_id, region, check_id)
-            if scan_id is None or scan_id == reads.latest_scan_id(s):
-                return reads.current_findings(s, filters, status)
-            if s.get(ScanRecord, scan_id) is None:
+            if scan_id is not None and s.get(ScanRecord, scan_id) is None:
                 raise StoreError(f"no scan with id {scan_id}")
-            return reads.findings_as_of(s, filters, scan_id, status)
+            if scan_id is None and at is not None:
+                rec = reads.scan_at(s, at)
+                if rec is None:
+                    return []
+                scan_id = rec.id
+            latest = reads.latest_scan_id(s)
+            if scan_id is None or scan_id == latest:
+                return reads.current_findings(s, where, at or self.clock())
+            rec = s.get(ScanRecord, scan_id)
+            assert rec is not None
+            return reads.findings_as_of(s, where, scan_id, at or rec.started_at)
+
+    def resolve_scan(self, ref: str | int) -> ScanRow:
+        """A scan by id, uid, uid prefix, or ISO 8601 time (the latest finished scan started
+        by then; a bare date means the end of that day, UTC); StoreError when there is none."""
+        with self._session("finding a scan") as s:
+            rec = reads.find_scan(s, ref)
+            if rec is None and isinstance(ref, str):
+                when = parse_time(ref, end_of_day=True)
+                if when is not None:
+                    rec = reads.scan_at(s, when)
+                    if rec is None:
+                        raise StoreError(f"no finished scan started at or before {ref}")
+            if rec is None:
+                raise StoreError(f"no scan {ref!r} in {place(self.engine)}")
+            return reads.scan_row(rec)
+
+    # -- history -------------------------------------------------------------------------------
+
+    def scan_summaries(self, limit: int | None = None) -> list[history.ScanSummary]:
+        """The latest scans, newest first, with coverage, gaps and what each changed."""
+        with self._session("summarising scans") as s:
+            return history.scan_summaries(s, limit)
+
+    def trends(
+        self,
+        *,
+        by: str = "pillar",
+        per: str = "day",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        last: int | None = None,
+        where: FindingFilter | None = None,
+    ) -> list[history.TrendPoint]:
+        """Open/muted counts, new, resolved and mean time to resolve per group and bucket."""
+        with self._session("computing trends") as s:
+            return history.trends(s, by=by, per=per, since=since, until=until, last=last,
+                                  where=where)
+
+    def diff(
+        self, before: int | str, after: int | str, where: FindingFilter | None = None
+    ) -> history.Diff:
+        """New, resolved and changed findings between the states after two scans."""
+        a, b = self.resolve_scan(before), self.resolve_scan(after)
+        with self._session("comparing scans") as s:
+            rec_a, rec_b = s.get(ScanRecord, a.id), s.get(ScanRecord, b.id)
+            assert rec_a is not None and rec_b is not None
+            return history.diff(s, rec_a, rec_b, where)
+
+    def latest_finished(self, n: int = 2) -> list[ScanRow]:
+        """The latest `n` complete or partial scans, newest first."""
+        done = (ScanStatus.COMPLETE.value, ScanStatus.PARTIAL.value)
+        with self._session("listing scans") as s:
+            q = (select(ScanRecord).where(col(ScanRecord.status).in_(done))
+                 .order_by(col(ScanRecord.id).desc()).limit(n))
+            return [reads.scan_row(r) for r in s.scalars(q)]
 
     def finding_events(self, key_or_id: str | int) -> list[FindingEventRow]:
         """The history of one finding, by its key or id, oldest first."""
@@ -242,6 +326,31 @@ class Store:
                     select(col(FindingRecord.id)).where(col(FindingRecord.key) == key_or_id)
                 )
             return reads.event_rows(s, [fid]) if fid is not None else []
+
+
+def _merge(where: FindingFilter | None, legacy: FindingFilter) -> FindingFilter:
+    """`where`, with the keyword filters of the older signature filled in where unset."""
+    if where is None:
+        return legacy
+    values = {
+        name: getattr(where, name) if getattr(where, name) is not None else getattr(legacy, name)
+        for name in FindingFilter.__dataclass_fields__
+    }
+    return FindingFilter(**values)
+
+
+def parse_time(text: str, *, end_of_day: bool = False) -> datetime | None:
+    """An ISO 8601 date or time as aware UTC (naive means UTC); None if it is neither.
+
+    A bare date is the start of that day, or its end with `end_of_day` ("as of Dec 1").
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if len(text.strip()) == 10 and end_of_day:
+        value = value + timedelta(days=1) - timedelta(microseconds=1)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _running(s: Session, scan_id: int) -> ScanRecord:
@@ -261,18 +370,18 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
     if current is None:
         if migrate.has_tables(engine):
             raise StoreError(
-                f"{where(engine)} holds mllens tables but no schema version; refusing to touch it"
+                f"{place(engine)} holds mllens tables but no schema version; refusing to touch it"
             )
         migrate.upgrade(engine)
         return
     if not migrate.is_known_revision(current):
         raise StoreError(
-            f"{where(engine)} has schema revision {current}, unknown to this mllens "
+            f"{place(engine)} has schema revision {current}, unknown to this mllens "
             f"{tool_version()} (written by a newer version?)"
         )
     if not allow_upgrade:
         raise StoreError(
-            f"{where(engine)} has schema revision {current} but this mllens needs {head}: "
+            f"{place(engine)} has schema revision {current} but this mllens needs {head}: "
             "run `mllens db upgrade`"
         )
     migrate.upgrade(engine)

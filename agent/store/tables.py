@@ -14,7 +14,7 @@ from sqlalchemy import CheckConstraint, Index, MetaData, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from agent.store.rows import CoverageState, FindingStatus, ScanStatus
+from agent.store.rows import FindingStatus, ScanStatus
 from agent.store.types import JSONDoc, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -55,22 +55,60 @@ class ScanRecord(_Table, table=True):
     tool_version: str
 
 
-class CoverageRecord(_Table, table=True):
-    """How completely one collector (or inventory kind) was read in one account and region."""
+class CoverageSetRecord(_Table, table=True):
+    """One account's coverage in one scan, stored once per distinct content.
 
-    __tablename__ = "coverage"
+    An unchanged estate is covered the same way every day, so scans share these rows instead
+    of copying (account x region x kind) rows per scan; the counts serve scan summaries.
+    """
+
+    __tablename__ = "coverage_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=40)
+    # [[region, kind, state, reason], ...] sorted by region and kind.
+    entries: list[Any] = Field(default_factory=list, sa_type=JSONDoc)
+    complete: int = 0
+    partial: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+class ScanAccountRecord(_Table, table=True):
+    """One account written by one scan: the compact per-scan record of what was looked at.
+
+    Findings and resources seen again unchanged are not rewritten: they count as seen by every
+    write of their account until one marks them missing (see `agent.store.writes`).
+    """
+
+    __tablename__ = "scan_accounts"
     __table_args__ = (
-        UniqueConstraint("scan_id", "account_id", "region", "kind"),
-        _one_of("state", CoverageState, "state"),
+        UniqueConstraint("scan_id", "account_id"),
+        Index("ix_scan_accounts_account_id", "account_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     scan_id: int = Field(foreign_key="scans.id", ondelete="CASCADE")
     account_id: str
-    region: str
-    kind: str
-    state: str
-    reason: str | None = Field(default=None, sa_type=Text)
+    # When the account's results were observed (the latest result time), i.e. "last seen".
+    observed_at: datetime = Field(sa_type=UTCDateTime)
+    coverage_set_id: int = Field(foreign_key="coverage_sets.id")
+
+
+class MuteRuleRecord(_Table, table=True):
+    """A mute rule as some scan applied it; identical rules in later files reuse the row."""
+
+    __tablename__ = "mute_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=40)
+    # check/account/region/resource/tags the rule matches on.
+    criteria: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDoc)
+    reason: str = Field(sa_type=Text)
+    owner: str | None = None
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    source: str = ""
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ResourceRecord(_Table, table=True):
@@ -92,15 +130,23 @@ class ResourceRecord(_Table, table=True):
     first_seen_scan_id: int = Field(foreign_key="scans.id")
     last_seen_at: datetime = Field(sa_type=UTCDateTime)
     last_seen_scan_id: int = Field(foreign_key="scans.id")
+    # Set by the first write of the account that did not list the resource; while it is
+    # unset, last_seen is that of the account's latest write (nothing is rewritten per scan).
+    missing_since_scan_id: int | None = Field(default=None, foreign_key="scans.id")
 
 
 class FindingRecord(_Table, table=True):
-    """The current state of one finding identity (`agent.domain.finding_key`)."""
+    """The current state of one finding identity (`agent.domain.finding_key`).
+
+    A row is written only when the finding changes. `last_seen_*` and `observed_at` are as of
+    that write; while `missing_since_scan_id` is unset and the status is not GONE, the finding
+    was reported by every later write of its account, so readers take those from the
+    account's latest `scan_accounts` row instead.
+    """
 
     __tablename__ = "findings"
     __table_args__ = (
         Index("ix_findings_account_id_region_check_id", "account_id", "region", "check_id"),
-        Index("ix_findings_status", "status"),
         _one_of("status", FindingStatus, "status"),
     )
 
@@ -129,10 +175,20 @@ class FindingRecord(_Table, table=True):
     unknown_since_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unknown_since_scan_id: int | None = Field(default=None, foreign_key="scans.id")
     unknown_reason: str | None = Field(default=None, sa_type=Text)
+    # The rule that muted the finding when it was last written; whether it still applies
+    # depends on the rule's expiry and the time asked about (`agent.mutes`).
+    mute_id: int | None = Field(default=None, foreign_key="mute_rules.id")
+    # Set by the first write of its account, in a scope that was not evaluated completely,
+    # that did not report the finding.
+    missing_since_scan_id: int | None = Field(default=None, foreign_key="scans.id")
 
 
 class FindingEventRecord(_Table, table=True):
-    """A change in (status, severity, reason) of a finding, or its first observation."""
+    """A change in (status, severity, reason, mute) of a finding, or its first observation.
+
+    `evidence` is NULL when it equals the evidence of the finding's previous event that has
+    one: a status flip on an unchanged resource does not store the same document again.
+    """
 
     __tablename__ = "finding_events"
     __table_args__ = (
@@ -148,7 +204,8 @@ class FindingEventRecord(_Table, table=True):
     status: str
     severity: str
     reason: str = Field(sa_type=Text)
-    evidence: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDoc)
+    evidence: dict[str, Any] | None = Field(default=None, sa_type=JSONDoc)
+    mute_id: int | None = Field(default=None, foreign_key="mute_rules.id")
 
 
 class GapRecord(_Table, table=True):

@@ -49,15 +49,16 @@ class JSONDoc(TypeDecorator[Any]):
 
     Values pass through `jsonable` first, so evidence quoting raw API records (read-only
     mappings, datetimes, enums, tuples) stores without a custom serializer on the engine.
+    Python None is SQL NULL (not JSON `null`), so `IS NULL` finds it on both engines.
     """
 
-    impl = JSON
+    impl = JSON(none_as_null=True)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return jsonable(value)

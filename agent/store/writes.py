@@ -1,26 +1,47 @@
-"""Writing one account's share of a scan; the caller owns the transaction."""
+"""Writing one account's share of a scan; the caller owns the transaction.
+
+Growth follows change, not time. A scan adds one `scan_accounts` row per account (pointing at
+a coverage set shared by every scan that covered the account the same way) plus its gaps;
+findings and resources are written only when something about them changed:
+
+- A finding (or resource) that is reported again unchanged is not touched. It counts as seen
+  by every write of its account until a write does not report it; readers take its last seen
+  scan and time from the account's latest `scan_accounts` row.
+- A write that does not report a finding either makes it GONE (its scope was evaluated
+  completely) or marks it missing (`missing_since_scan_id`). Either way its last sighting is
+  first written down ("materialised") from the account's previous write, the last one that
+  still reported it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from hashlib import sha1
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, Status
+from agent.mutes import MuteRule, MuteSet, tags_of
 from agent.store import lifecycle
 from agent.store.lifecycle import FindingState, Observation
 from agent.store.rows import AccountWrite, CoverageState, FindingStatus
 from agent.store.tables import (
-    CoverageRecord,
+    CoverageSetRecord,
     FindingEventRecord,
     FindingRecord,
     GapRecord,
+    MuteRuleRecord,
     ResourceRecord,
+    ScanAccountRecord,
+    ScanRecord,
 )
 from agent.store.types import jsonable
 
@@ -34,8 +55,17 @@ _WORST_STATE = {
     CoverageState.SKIPPED: 1,
     CoverageState.COMPLETE: 0,
 }
-
 _STATE_COLUMNS = tuple(FindingState.__dataclass_fields__)
+# Bound the number of parameters in one IN list (SQLite allows 32766).
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousWrite:
+    """The account's latest write before this one: the last scan that saw unchanged rows."""
+
+    scan_id: int
+    observed_at: datetime
 
 
 def check_account(
@@ -51,6 +81,38 @@ def check_account(
             raise ValueError(
                 f"{type(item).__name__} of account {item.account_id} passed for {account_id}"
             )
+
+
+def previous_write(session: Session, account_id: str) -> PreviousWrite | None:
+    row = session.execute(
+        select(col(ScanAccountRecord.scan_id), col(ScanAccountRecord.observed_at))
+        .where(col(ScanAccountRecord.account_id) == account_id)
+        .order_by(col(ScanAccountRecord.id).desc())
+        .limit(1)
+    ).first()
+    return PreviousWrite(row[0], row[1]) if row is not None else None
+
+
+def observed_time(results: Sequence[Result], now: datetime) -> datetime:
+    """When this write's results were observed: the latest result time (naive ones are
+    refused later, by the column type, with the rest of the write)."""
+    return max((r.observed_at for r in results if r.observed_at.tzinfo is not None), default=now)
+
+
+def record_account(
+    session: Session, scan_id: int, account_id: str, observed_at: datetime, coverage_set_id: int
+) -> None:
+    session.execute(
+        insert(ScanAccountRecord),
+        [
+            {
+                "scan_id": scan_id,
+                "account_id": account_id,
+                "observed_at": observed_at,
+                "coverage_set_id": coverage_set_id,
+            }
+        ],
+    )
 
 
 def write_gaps(session: Session, scan_id: int, gaps: Sequence[Gap]) -> None:
@@ -74,56 +136,112 @@ def write_gaps(session: Session, scan_id: int, gaps: Sequence[Gap]) -> None:
     session.execute(insert(GapRecord), rows)
 
 
-def write_coverage(
-    session: Session, scan_id: int, account_id: str, coverage: Iterable[CoverageItem]
-) -> None:
+def coverage_entries(coverage: Iterable[CoverageItem]) -> list[list[str | None]]:
+    """One entry per (region, kind), sorted: the worse state wins, reasons join."""
     merged: dict[tuple[str, str], tuple[CoverageState, str | None]] = {}
     for region, kind, state_value, reason in coverage:
         state = CoverageState(state_value)
         key = (region, kind)
         if key in merged:
-            # One row per (scan, account, region, kind): the worse state wins, reasons join.
             old_state, old_reason = merged[key]
             if _WORST_STATE[old_state] > _WORST_STATE[state]:
                 state = old_state
             reason = "; ".join(r for r in (old_reason, reason) if r) or None
         merged[key] = (state, reason or None)
-    if not merged:
-        return
-    rows = [
-        {
-            "scan_id": scan_id,
-            "account_id": account_id,
-            "region": region,
-            "kind": kind,
-            "state": state.value,
-            "reason": reason,
+    return [[region, kind, st.value, why] for (region, kind), (st, why) in sorted(merged.items())]
+
+
+def coverage_key(entries: list[list[str | None]]) -> str:
+    raw = json.dumps(entries, separators=(",", ":"))
+    return sha1(raw.encode(), usedforsecurity=False).hexdigest()
+
+
+def write_coverage(session: Session, coverage: Iterable[CoverageItem]) -> int:
+    """The id of the coverage set with exactly these entries, inserted if new."""
+    entries = coverage_entries(coverage)
+    key = coverage_key(entries)
+    counts = {state.value: 0 for state in CoverageState}
+    for entry in entries:
+        counts[str(entry[2])] += 1
+    row = {"key": key, "entries": entries, **counts}
+    return _insert_once(session, CoverageSetRecord, [row])[key]
+
+
+def _insert_once(session: Session, table: Any, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Ids by key of content-addressed rows, inserting those not stored yet. Concurrent writers
+    (two accounts at once) may insert the same key: the second insert is skipped, not failed."""
+    if not rows:
+        return {}
+    keys = [r["key"] for r in rows]
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    known = _ids_by_key(session, table, keys)
+    missing = [r for r in rows if r["key"] not in known]
+    if missing:
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]), missing)
+        known = _ids_by_key(session, table, keys)
+    return known
+
+
+def _ids_by_key(session: Session, table: Any, keys: list[str]) -> dict[str, int]:
+    q = select(table.id, table.key).where(table.key.in_(keys))
+    return {k: i for i, k in session.execute(q)}
+
+
+def write_mute_rules(
+    session: Session, rules: Iterable[MuteRule], source: str, now: datetime
+) -> dict[str, int]:
+    """Ids by rule key for `rules`, stored once each."""
+    rows = {
+        r.key: {
+            "key": r.key,
+            "criteria": r.criteria(),
+            "reason": r.reason,
+            "owner": r.owner,
+            "expires_at": r.expires,
+            "source": source,
+            "created_at": now,
         }
-        for (region, kind), (state, reason) in merged.items()
-    ]
-    session.execute(insert(CoverageRecord), rows)
+        for r in rules
+    }
+    return _insert_once(session, MuteRuleRecord, list(rows.values()))
+
+
+# -- resources ---------------------------------------------------------------------------------
 
 
 def write_resources(
-    session: Session, scan_id: int, account_id: str, resources: Sequence[Resource], now: datetime
+    session: Session,
+    scan_id: int,
+    account_id: str,
+    resources: Sequence[Resource],
+    seen_at: datetime,
+    prev: PreviousWrite | None,
 ) -> None:
-    """Insert new resources and move last_seen forward on known ones; no per-scan copies."""
+    """Insert new resources; touch known ones only when renamed, back, or no longer listed."""
     wanted = {(r.region, r.kind.value, r.arn): r for r in resources}
-    if not wanted:
-        return
+    t = ResourceRecord
     known = {
-        (region, kind, arn): rid
-        for rid, region, kind, arn in session.execute(
+        (region, kind, arn): (rid, name, missing)
+        for rid, region, kind, arn, name, missing in session.execute(
             select(
-                col(ResourceRecord.id),
-                col(ResourceRecord.region),
-                col(ResourceRecord.kind),
-                col(ResourceRecord.arn),
-            ).where(col(ResourceRecord.account_id) == account_id)
+                col(t.id), col(t.region), col(t.kind), col(t.arn), col(t.name),
+                col(t.missing_since_scan_id),
+            ).where(col(t.account_id) == account_id)
         )
     }
-    seen = {"last_seen_at": now, "last_seen_scan_id": scan_id}
-    updates = [{"id": known[k], "name": r.name, **seen} for k, r in wanted.items() if k in known]
+    seen = {"last_seen_at": seen_at, "last_seen_scan_id": scan_id, "missing_since_scan_id": None}
+    updates = [
+        {"id": known[k][0], "name": r.name, **seen}
+        for k, r in wanted.items()
+        if k in known and (known[k][1] != r.name or known[k][2] is not None)
+    ]
+    for k, (rid, _name, missing) in known.items():
+        if k not in wanted and missing is None:
+            gone: dict[str, Any] = {"id": rid, "missing_since_scan_id": scan_id}
+            if prev is not None:
+                gone |= {"last_seen_at": prev.observed_at, "last_seen_scan_id": prev.scan_id}
+            updates.append(gone)
     inserts = [
         {
             "account_id": account_id,
@@ -131,17 +249,28 @@ def write_resources(
             "kind": kind,
             "arn": arn,
             "name": r.name,
-            "first_seen_at": now,
+            "first_seen_at": seen_at,
             "first_seen_scan_id": scan_id,
             **seen,
         }
         for (region, kind, arn), r in wanted.items()
         if (region, kind, arn) not in known
     ]
-    if updates:
-        session.execute(update(ResourceRecord), updates)
+    _update_by_id(session, t, updates)
     if inserts:
-        session.execute(insert(ResourceRecord), inserts)
+        session.execute(insert(t), inserts)
+
+
+def _update_by_id(session: Session, table: Any, updates: list[dict[str, Any]]) -> None:
+    """ORM bulk UPDATE by primary key, one executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for u in updates:
+        groups.setdefault(tuple(sorted(u)), []).append(u)
+    for rows in groups.values():
+        session.execute(update(table), rows)
+
+
+# -- findings ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -151,6 +280,8 @@ class _Tally:
     resolved: int = 0
     reopened: int = 0
     gone: int = 0
+    muted: int = 0
+    missing: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, old: FindingState | None, new: FindingState) -> None:
@@ -167,69 +298,218 @@ class _Tally:
 
     def result(self) -> AccountWrite:
         return AccountWrite(
-            self.findings, self.opened, self.resolved, self.reopened, self.gone, len(self.events)
+            self.findings, self.opened, self.resolved, self.reopened, self.gone,
+            len(self.events), self.muted, self.missing,
         )
+
+
+_T = FindingRecord
+_READ = (
+    col(_T.id), col(_T.key), col(_T.region), col(_T.check_id), col(_T.resource_kind),
+    col(_T.pillar), col(_T.missing_since_scan_id),
+    *(getattr(_T, name) for name in _STATE_COLUMNS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    id: int
+    region: str
+    check_id: str
+    resource_kind: str
+    pillar: str
+    missing_since: int | None
+    state: FindingState
+
+
+def _known(row: Row[Any]) -> _Known:
+    values = dict(zip(_STATE_COLUMNS, row[7:], strict=True))
+    values["status"] = FindingStatus(values["status"])
+    return _Known(row[0], row[2], row[3], row[4], row[5], row[6], FindingState(**values))
 
 
 def write_findings(
     session: Session,
-    scan_id: int,
+    scan: ScanRecord,
     account_id: str,
     results: Sequence[Result],
+    resources: Sequence[Resource],
     complete_scopes: set[tuple[str, str]],
     now: datetime,
+    prev: PreviousWrite | None,
+    mutes: MuteSet | None,
 ) -> AccountWrite:
+    assert scan.id is not None
+    scan_id = scan.id
     reported = _dedupe(results)
     existing = {
-        row.key: row
-        for row in session.scalars(
-            select(FindingRecord).where(col(FindingRecord.account_id) == account_id)
-        )
+        row[1]: _known(row)
+        for row in session.execute(select(*_READ).where(col(_T.account_id) == account_id))
     }
     tally = _Tally(findings=len(reported))
-    pending: list[tuple[FindingRecord, Observation]] = []
+    mute_ids = _mutes_for(session, scan, reported, resources, mutes, now)
+    tally.muted = sum(1 for m in mute_ids.values() if m is not None)
+
+    new_rows: list[dict[str, Any]] = []
+    new_obs: list[Observation] = []
+    changed: list[tuple[_Known, FindingState, Result | None]] = []
+    pending: list[tuple[int, FindingState | None, Observation]] = []
     for key, result in reported.items():
-        obs = _observation(scan_id, result)
-        row = existing.get(key)
-        if row is None:
+        obs = _observation(scan_id, result, mute_ids.get(key))
+        known = existing.get(key)
+        if known is None:
             state = lifecycle.begin(obs)
-            row = FindingRecord(key=key, pillar=result.pillar.value, **_identity(result))
-            _store_state(row, state)
-            session.add(row)
-            pending.append((row, obs))
+            new_rows.append(
+                {"key": key, "pillar": result.pillar.value, **_identity(result), **_columns(state)}
+            )
+            new_obs.append(obs)
             tally.count(None, state)
             continue
-        _apply(row, obs, tally, pending)
-        row.resource_kind = result.resource_kind
-        row.pillar = result.pillar.value
+        if _unchanged(known, obs, result):
+            continue
+        old = _materialise(known, prev)
+        new = lifecycle.advance(old, obs)
+        if lifecycle.is_change(old, obs):
+            pending.append((known.id, old, obs))
+        tally.count(old, new)
+        changed.append((known, new, result))
 
-    for row in existing.values():
-        if (
-            row.key not in reported
-            and (row.region, row.check_id) in complete_scopes
-            and row.status != FindingStatus.GONE
-        ):
-            _apply(row, lifecycle.gone(_load_state(row), scan_id, now), tally, pending)
+    for key, known in existing.items():
+        if key in reported or known.state.status == FindingStatus.GONE:
+            continue
+        old = _materialise(known, prev)
+        if (known.region, known.check_id) in complete_scopes:
+            obs = lifecycle.gone(old, scan_id, now)
+            new = lifecycle.advance(old, obs)
+            pending.append((known.id, old, obs))
+            tally.count(old, new)
+            changed.append((known, new, None))
+        elif known.missing_since is None:
+            tally.missing += 1
+            changed.append((known, old, None))
 
-    session.flush()  # new findings get their ids, which their first events need
-    tally.events = [_event(row.id, obs) for row, obs in pending]
+    updates = []
+    for known, state, result in changed:
+        row = {"id": known.id, **_columns(state)}
+        # Missing (not reported, scope incomplete) is the only change that sets the marker.
+        was_missing = result is None and state.status != FindingStatus.GONE
+        row["missing_since_scan_id"] = scan_id if was_missing else None
+        if result is not None:
+            row["resource_kind"] = result.resource_kind
+            row["pillar"] = result.pillar.value
+        updates.append(row)
+    _update_by_id(session, _T, updates)
+
+    if new_rows:
+        ids = session.scalars(
+            insert(_T).returning(col(_T.id), sort_by_parameter_order=True), new_rows
+        ).all()
+        pending.extend((fid, None, obs) for fid, obs in zip(ids, new_obs, strict=True))
+    tally.events = _events(session, pending)
     if tally.events:
         session.execute(insert(FindingEventRecord), tally.events)
     return tally.result()
 
 
-def _apply(
-    row: FindingRecord,
-    obs: Observation,
-    tally: _Tally,
-    pending: list[tuple[FindingRecord, Observation]],
-) -> None:
-    old = _load_state(row)
-    new = lifecycle.advance(old, obs)
-    if lifecycle.is_change(old, obs):
-        pending.append((row, obs))
-    tally.count(old, new)
-    _store_state(row, new)
+def _mutes_for(
+    session: Session,
+    scan: ScanRecord,
+    reported: Mapping[str, Result],
+    resources: Sequence[Resource],
+    mutes: MuteSet | None,
+    now: datetime,
+) -> dict[str, int | None]:
+    """The mute rule id for each reported finding key, matched at the scan's start time."""
+    if mutes is None or not mutes.rules:
+        return {}
+    data = {r.arn: r.data for r in resources}
+    matched: dict[str, MuteRule] = {}
+    for key, r in reported.items():
+        rule = mutes.match(
+            r.check_id, r.account_id, r.region, r.resource_arn,
+            tags_of(data.get(r.resource_arn), r.evidence), scan.started_at,
+        )
+        if rule is not None:
+            matched[key] = rule
+    # Rules are few: key each distinct one once (a rule holds a dict, so it is not hashable).
+    distinct = {id(rule): rule for rule in matched.values()}
+    rule_keys = {i: rule.key for i, rule in distinct.items()}
+    ids = write_mute_rules(session, distinct.values(), mutes.source, now)
+    return {key: ids[rule_keys[id(rule)]] for key, rule in matched.items()}
+
+
+def _unchanged(known: _Known, obs: Observation, result: Result) -> bool:
+    """Reported again exactly as stored, while continuously seen: nothing to write."""
+    state = known.state
+    return (
+        known.missing_since is None
+        and state.status != FindingStatus.GONE
+        and state.signature() == obs.signature()
+        and _evidence_kept(state, obs)
+        and known.resource_kind == result.resource_kind
+        and known.pillar == result.pillar.value
+    )
+
+
+def _evidence_kept(state: FindingState, obs: Observation) -> bool:
+    # An UNKNOWN after a known status keeps the known evidence (see lifecycle), so its own
+    # evidence is no change.
+    if obs.status == FindingStatus.UNKNOWN and state.status != FindingStatus.UNKNOWN:
+        return True
+    return state.evidence == obs.evidence
+
+
+def _materialise(known: _Known, prev: PreviousWrite | None) -> FindingState:
+    """The stored state with the last sighting the account's previous write implies."""
+    state = known.state
+    if prev is None or known.missing_since is not None or state.status == FindingStatus.GONE:
+        return state
+    return replace(
+        state,
+        last_seen_scan_id=prev.scan_id,
+        last_seen_at=prev.observed_at,
+        observed_at=prev.observed_at if state.unknown_since_at is None else state.observed_at,
+    )
+
+
+def _events(
+    session: Session, pending: Sequence[tuple[int, FindingState | None, Observation]]
+) -> list[dict[str, Any]]:
+    """Event rows; evidence only where it differs from the finding's last stored evidence."""
+    last = _last_event_evidence(session, [fid for fid, old, _ in pending if old is not None])
+    rows = []
+    for fid, old, obs in pending:
+        evidence: Any = obs.evidence
+        if obs.status == FindingStatus.GONE or (old is not None and last.get(fid) == evidence):
+            evidence = None
+        rows.append(
+            {
+                "finding_id": fid,
+                "scan_id": obs.scan_id,
+                "at": obs.at,
+                "status": obs.status.value,
+                "severity": obs.severity,
+                "reason": obs.reason,
+                "evidence": evidence,
+                "mute_id": obs.mute_id,
+            }
+        )
+    return rows
+
+
+def _last_event_evidence(session: Session, finding_ids: list[int]) -> dict[int, Any]:
+    e = FindingEventRecord
+    out: dict[int, Any] = {}
+    for i in range(0, len(finding_ids), _CHUNK):
+        chunk = finding_ids[i : i + _CHUNK]
+        latest = (
+            select(func.max(col(e.id)))
+            .where(col(e.finding_id).in_(chunk), col(e.evidence).is_not(None))
+            .group_by(col(e.finding_id))
+        )
+        q = select(col(e.finding_id), col(e.evidence)).where(col(e.id).in_(latest))
+        out.update({fid: ev for fid, ev in session.execute(q)})
+    return out
 
 
 def _dedupe(results: Sequence[Result]) -> dict[str, Result]:
@@ -252,7 +532,7 @@ def _identity(r: Result) -> dict[str, Any]:
     }
 
 
-def _observation(scan_id: int, r: Result) -> Observation:
+def _observation(scan_id: int, r: Result, mute_id: int | None) -> Observation:
     return Observation(
         scan_id=scan_id,
         at=r.observed_at,
@@ -261,32 +541,11 @@ def _observation(scan_id: int, r: Result) -> Observation:
         reason=r.reason,
         # Plain JSON now, so the row and the event hold the same value the database returns.
         evidence=jsonable(r.evidence),
+        mute_id=mute_id,
     )
 
 
-def _event(finding_id: int | None, obs: Observation) -> dict[str, Any]:
-    return {
-        "finding_id": finding_id,
-        "scan_id": obs.scan_id,
-        "at": obs.at,
-        "status": obs.status.value,
-        "severity": obs.severity,
-        "reason": obs.reason,
-        "evidence": obs.evidence,
-    }
-
-
-def _load_state(row: FindingRecord) -> FindingState:
-    values = {name: getattr(row, name) for name in _STATE_COLUMNS}
-    values["status"] = FindingStatus(values["status"])
-    return FindingState(**values)
-
-
-def _store_state(row: FindingRecord, state: FindingState) -> None:
-    for name in _STATE_COLUMNS:
-        value = getattr(state, name)
-        if name == "status":
-            value = value.value
-        # Only assign real changes, so the ORM issues UPDATEs for changed columns alone.
-        if getattr(row, name, None) != value:
-            setattr(row, name, value)
+def _columns(state: FindingState) -> dict[str, Any]:
+    values = {name: getattr(state, name) for name in _STATE_COLUMNS}
+    values["status"] = state.status.value
+    return values

@@ -1,0 +1,290 @@
+"""Suppressions: a mute file of rules that mark matching findings as muted, never dropped.
+
+A rule matches by check, account, region, resource ARN (shell-style globs) and tags, each
+optional but at least one given; it carries a reason, an optional owner and an optional expiry.
+
+Muting is decided in two places, on purpose:
+
+- *Which rule* mutes a finding is decided when a scan writes it: the scan has the file, the
+  evidence and the resource data at hand, and the store records the rule with the finding and
+  its history, so every later query knows what was muted when, without needing the file.
+- *Whether that rule still applies* is decided when the finding is read, by comparing the rule's
+  stored expiry with the time the answer is for (now, or the as-of time). An expired mute
+  therefore stops applying by itself, the moment it expires, with no new scan and no edit to
+  the file; the next scan then records the finding as unmuted.
+
+YAML is the primary format; a file named `*.toml` is read as TOML with the same layout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from fnmatch import fnmatchcase
+from hashlib import sha1
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_FIELDS = ("check", "account", "region", "resource", "tags", "reason", "owner", "expires")
+_CRITERIA = ("check", "account", "region", "resource", "tags")
+_GLOB = re.compile(r"[*?\[]")
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+class MuteFileError(ValueError):
+    """A mute file that cannot be used; `str()` is one line naming the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class MuteRule:
+    """One rule. Omitted criteria match anything; given ones must all match."""
+
+    reason: str
+    check: str | None = None
+    account: str | None = None
+    region: str | None = None
+    resource: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owner: str | None = None
+    # Aware UTC. The rule applies strictly before this instant.
+    expires: datetime | None = None
+
+    def criteria(self) -> dict[str, Any]:
+        """What the rule matches on, as stored with it."""
+        out: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in ("check", "account", "region", "resource")
+            if getattr(self, name) is not None
+        }
+        if self.tags:
+            out["tags"] = dict(sorted(self.tags.items()))
+        return out
+
+    @property
+    def key(self) -> str:
+        """Identity of the rule's whole content: the same rule in tomorrow's file is the same
+        rule; a changed reason, owner or expiry is a new one (and shows in history)."""
+        doc = {
+            "match": self.criteria(),
+            "reason": self.reason,
+            "owner": self.owner,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+        raw = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return sha1(raw.encode(), usedforsecurity=False).hexdigest()
+
+    def active(self, at: datetime) -> bool:
+        return self.expires is None or at < self.expires
+
+    def matches(
+        self,
+        check_id: str,
+        account_id: str,
+        region: str,
+        resource_arn: str,
+        tags: Mapping[str, str],
+    ) -> bool:
+        pairs = (
+            (self.check, check_id),
+            (self.account, account_id),
+            (self.region, region),
+            (self.resource, resource_arn),
+        )
+        if any(p is not None and not fnmatchcase(value, p) for p, value in pairs):
+            return False
+        return all(k in tags and fnmatchcase(tags[k], v) for k, v in self.tags.items())
+
+
+@dataclass(frozen=True, slots=True)
+class MuteSet:
+    """The rules of one mute file, in file order: the first active match wins."""
+
+    rules: tuple[MuteRule, ...] = ()
+    source: str = ""
+
+    def match(
+        self,
+        check_id: str,
+        account_id: str,
+        region: str,
+        resource_arn: str,
+        tags: Mapping[str, str],
+        at: datetime,
+    ) -> MuteRule | None:
+        for rule in self.rules:
+            if rule.active(at) and rule.matches(check_id, account_id, region, resource_arn, tags):
+                return rule
+        return None
+
+    def expired(self, at: datetime) -> list[MuteRule]:
+        return [r for r in self.rules if not r.active(at)]
+
+
+def tags_of(*sources: Mapping[str, Any] | None) -> dict[str, str]:
+    """Tags found under `tags`/`Tags` in any of `sources` (evidence, resource data), as a
+    plain mapping. Accepts both a mapping and AWS's list of {Key, Value}; later sources win."""
+    out: dict[str, str] = {}
+    for source in sources:
+        if not source:
+            continue
+        for name in ("Tags", "tags"):
+            raw = source.get(name)
+            if isinstance(raw, Mapping):
+                out.update({str(k): str(v) for k, v in raw.items()})
+            elif isinstance(raw, list | tuple):
+                for item in raw:
+                    if isinstance(item, Mapping) and "Key" in item:
+                        out[str(item["Key"])] = str(item.get("Value", ""))
+    return out
+
+
+# -- reading the file --------------------------------------------------------------------------
+
+
+def load_mutes(path: str | Path, known_checks: Iterable[str] | None = None) -> MuteSet:
+    """Read and validate a mute file; MuteFileError names the first problem in one line.
+
+    `known_checks`, when given, turns a check ID that is not in the catalog (a typo that would
+    silently never match) into an error.
+    """
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MuteFileError(f"mute file {p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MuteFileError(f"mute file {p}: cannot read it: {why}") from None
+    return parse_mutes(text, source=str(p), toml=p.suffix.lower() == ".toml",
+                       known_checks=known_checks)
+
+
+def parse_mutes(
+    text: str,
+    *,
+    source: str = "<mute file>",
+    toml: bool = False,
+    known_checks: Iterable[str] | None = None,
+) -> MuteSet:
+    doc = _load_document(text, source, toml)
+    if doc is None:
+        return MuteSet((), source)  # an empty file mutes nothing
+    if not isinstance(doc, Mapping) or set(doc) - {"mutes"}:
+        extra = sorted(set(doc) - {"mutes"}) if isinstance(doc, Mapping) else []
+        hint = f" (unknown top-level key {extra[0]!r})" if extra else ""
+        raise MuteFileError(f"mute file {source}: expected a 'mutes' list at the top{hint}")
+    items = doc.get("mutes") or []
+    if not isinstance(items, list):
+        raise MuteFileError(f"mute file {source}: 'mutes' must be a list of rules")
+    catalog = set(known_checks) if known_checks is not None else None
+    rules = tuple(_rule(item, n, catalog, source) for n, item in enumerate(items, start=1))
+    return MuteSet(rules, source)
+
+
+def _load_document(text: str, source: str, toml: bool) -> Any:
+    try:
+        if toml:
+            return tomllib.loads(text) or None
+        return yaml.safe_load(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MuteFileError(f"mute file {source}: not valid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise MuteFileError(f"mute file {source}: not valid YAML{where}: {problem}") from None
+
+
+def _rule(item: Any, n: int, catalog: set[str] | None, source: str) -> MuteRule:
+    def bad(message: str) -> MuteFileError:
+        return MuteFileError(f"mute file {source}: mute #{n}: {message}")
+
+    if not isinstance(item, Mapping):
+        raise bad("expected a mapping of check/account/region/resource/tags/reason/...")
+    unknown = sorted(str(k) for k in item if k not in _FIELDS)
+    if unknown:
+        raise bad(f"unknown key {unknown[0]!r} (allowed: {', '.join(_FIELDS)})")
+    if not any(item.get(k) not in (None, "", {}) for k in _CRITERIA):
+        raise bad("matches every finding: give at least one of check, account, region, "
+                  "resource or tags")
+    reason = item.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise bad("'reason' is required: say why the finding is accepted")
+    check = _text(item, "check", bad)
+    if check is not None and catalog is not None and not _GLOB.search(check) \
+            and check not in catalog:
+        raise bad(f"unknown check {check!r} (see 'mllens checks list')")
+    return MuteRule(
+        reason=reason.strip(),
+        check=check,
+        account=_account(item.get("account"), bad),
+        region=_text(item, "region", bad),
+        resource=_text(item, "resource", bad),
+        tags=_tags(item.get("tags"), bad),
+        owner=_text(item, "owner", bad),
+        expires=_expiry(item.get("expires"), bad),
+    )
+
+
+def _text(item: Mapping[str, Any], name: str, bad: Any) -> str | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise bad(f"{name!r} must be a non-empty string")
+    return value.strip()
+
+
+def _account(value: Any, bad: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted account ID as a number, and one with a leading zero loses it.
+        value = str(value)
+        if not _ACCOUNT.match(value):
+            raise bad(f"account {value} is not 12 digits: quote account IDs, e.g. '0123...'")
+    if not isinstance(value, str) or not (_ACCOUNT.match(value) or _GLOB.search(value)):
+        raise bad(f"account {value!r} must be a 12-digit AWS account ID or a glob")
+    return value
+
+
+def _tags(value: Any, bad: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not value:
+        raise bad("'tags' must be a mapping of tag key to value (or glob), e.g. {team: ml}")
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, str | int | float):
+            raise bad(f"tag {k!r} must have a string value")
+        out[str(k)] = str(v)
+    return out
+
+
+def _expiry(value: Any, bad: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise bad(f"expires {value!r} is not a date (YYYY-MM-DD) or ISO 8601 time") from None
+    if isinstance(value, datetime):
+        # A time without a zone in a config file is read as UTC, like every time mllens shows.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        # A bare date is the first moment of that day: the mute is over on that date.
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise bad(f"expires must be a date (YYYY-MM-DD) or ISO 8601 time, not {value!r}")
+
+
+def describe(rules: Sequence[MuteRule]) -> str:
+    """A short human summary, e.g. for the scan's log line."""
+    active = sum(r.expires is None for r in rules)
+    return f"{len(rules)} rules ({active} without expiry)"
