@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, MetaData, inspect, text
 
+from agent.domain import Pillar, Result, Severity, Status, finding_key
 from agent.store import (
     Store,
     StoreError,
@@ -65,7 +67,7 @@ def test_migrations_comparison_sees_drift(engine: Engine) -> None:
 
 
 def test_migrations_downgrade_to_base_and_back(engine: Engine) -> None:
-    """The initial revision can be undone and redone."""
+    """Every revision can be undone and redone."""
     upgrade(engine)
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
@@ -118,3 +120,111 @@ def test_migrations_alembic_ini_for_developers(sqlite_url: str) -> None:
     command.upgrade(cfg, "head")
     command.check(cfg)  # raises when autogenerate would produce operations
     assert current_revision(sqlite_url) == head_revision()
+
+
+T1 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+T2 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+ACCT = "111122223333"
+R = "us-east-1"
+
+
+def _seed_0001(engine: Engine) -> None:
+    """A store as revision 0001 wrote it: two scans of one account, coverage rows per scan,
+    findings that stayed, were not reported by the second scan, and went GONE."""
+    meta = MetaData()
+    meta.reflect(engine)
+    t = meta.tables
+    arn = f"arn:aws:sagemaker:{R}:{ACCT}:endpoint/"
+    base = {"check_id": "c", "account_id": ACCT, "region": R, "sub_resource": "",
+            "resource_kind": "endpoints", "severity": "high", "pillar": "security",
+            "first_seen_scan_id": 1, "first_seen_at": T1}
+    with engine.begin() as conn:
+        for sid, at in ((1, T1), (2, T2)):
+            # No explicit ids: PostgreSQL's sequences must hand out the next ones afterwards.
+            conn.execute(t["scans"].insert().values(
+                uid=f"0000000{sid}-0000-4000-8000-000000000000", started_at=at,
+                finished_at=at, status="complete", scope={}, api_calls=1, summary={},
+                tool_version="0.1.0"))
+            conn.execute(t["coverage"].insert(), [
+                {"scan_id": sid, "account_id": ACCT, "region": R, "kind": "endpoints",
+                 "state": "complete", "reason": None},
+                {"scan_id": sid, "account_id": ACCT, "region": R, "kind": "models",
+                 "state": "failed", "reason": "ListModels: access_denied"},
+            ])
+        conn.execute(t["gaps"].insert().values(
+            scan_id=1, account_id=ACCT, region=R, service="sagemaker", operation="ListModels",
+            kind="access_denied", message="denied", resource_arn=None, kinds=["models"],
+            observed_at=T1))
+        conn.execute(t["resources"].insert(), [
+            {"account_id": ACCT, "region": R, "kind": "endpoints", "arn": arn + "kept",
+             "name": "kept", "first_seen_at": T1, "first_seen_scan_id": 1,
+             "last_seen_at": T2, "last_seen_scan_id": 2},
+            {"account_id": ACCT, "region": R, "kind": "endpoints", "arn": arn + "unlisted",
+             "name": "unlisted", "first_seen_at": T1, "first_seen_scan_id": 1,
+             "last_seen_at": T1, "last_seen_scan_id": 1},
+        ])
+        for fid, name, status, seen, seen_at in (
+            (1, "kept", "FAIL", 2, T2), (2, "unlisted", "PASS", 1, T1),
+            (3, "deleted", "GONE", 1, T1),
+        ):
+            conn.execute(t["findings"].insert().values(
+                key=finding_key("c", ACCT, R, arn + name), resource_arn=arn + name, status=status,
+                reason=f"{name} {status}", evidence={"Name": name}, observed_at=seen_at,
+                last_seen_at=seen_at, last_seen_scan_id=seen,
+                resolved_at=T2 if status == "GONE" else None,
+                resolved_scan_id=2 if status == "GONE" else None, **base))
+            conn.execute(t["finding_events"].insert().values(
+                finding_id=fid, scan_id=1, at=T1, status="FAIL" if fid == 3 else status,
+                severity="high", reason=f"{name} first", evidence={"Name": name}))
+        conn.execute(t["finding_events"].insert().values(
+            finding_id=3, scan_id=2, at=T2, status="GONE", severity="high",
+            reason="no longer reported", evidence={}))
+
+
+def test_migrations_upgrade_from_0001_keeps_data(engine: Engine, db_url: str) -> None:
+    """A database written at revision 0001 upgrades to head with its scans, coverage, gaps,
+    resources, findings and history intact and readable, and keeps working."""
+    upgrade(engine, "0001")
+    _seed_0001(engine)
+    upgrade(engine)
+    assert _diffs(engine) == []
+    with Store.open(db_url, migrate=False) as store:
+        for sid in (1, 2):
+            assert {(c.kind, c.state, c.reason) for c in store.coverage(sid)} == {
+                ("endpoints", "complete", None), ("models", "failed", "ListModels: access_denied")}
+        assert [g.operation for g in store.gaps(1)] == ["ListModels"]
+        seen = {r.name: r.last_seen_scan_id for r in store.resources()}
+        assert seen == {"kept": 2, "unlisted": 1}
+        rows = {r.resource_arn.rsplit("/", 1)[-1]: r for r in store.findings()}
+        assert {n: (r.status, r.last_seen_scan_id) for n, r in rows.items()} == {
+            "kept": ("FAIL", 2), "unlisted": ("PASS", 1), "deleted": ("GONE", 1)}
+        assert rows["unlisted"].missing_since_scan_id == 2
+        assert rows["kept"].evidence == {"Name": "kept"}
+        assert [e.status for e in store.finding_events(3)] == ["FAIL", "GONE"]
+        assert [(s.scan.id, s.accounts, s.coverage["failed"]) for s in store.scan_summaries()] \
+            == [(2, 1, 1), (1, 1, 1)]
+        # The migrated store keeps working: an unchanged finding is seen by the next scan.
+        sid = store.start_scan({})
+        kept = rows["kept"]
+        written = store.write_account(sid, ACCT, [Result(
+            "c", Status.FAIL, kept.resource_arn, kept.reason, ACCT, R, Severity.HIGH,
+            Pillar.SECURITY, "endpoints", "", {"Name": "kept"})], [], [], [], set())
+        assert written.events == 0
+        assert {r.key: r.last_seen_scan_id for r in store.findings()}[kept.key] == sid
+
+
+def test_migrations_downgrade_to_0001_keeps_data(engine: Engine, db_url: str) -> None:
+    """Going back to 0001 restores per-scan coverage rows and explicit last-seen values."""
+    upgrade(engine, "0001")
+    _seed_0001(engine)
+    upgrade(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0001")
+    with engine.connect() as conn:
+        coverage = conn.execute(text("SELECT scan_id, kind, state FROM coverage")).all()
+        seen = conn.execute(text("SELECT id, last_seen_scan_id FROM findings")).all()
+        nulls = conn.execute(text("SELECT count(*) FROM finding_events "
+                                  "WHERE evidence IS NULL")).scalar()
+    assert sorted(coverage) == [(1, "endpoints", "complete"), (1, "models", "failed"),
+                                (2, "endpoints", "complete"), (2, "models", "failed")]
+    assert sorted(seen) == [(1, 2), (2, 1), (3, 1)] and nulls == 0

@@ -242,3 +242,26 @@ def test_lifecycle_replay_of_events_matches_live_state() -> None:
             "observed_at": T0,
         }
         assert replace(replayed, **ignore) == replace(live, **ignore)
+
+
+def test_lifecycle_fold_agrees_with_advance() -> None:
+    """The history queries' cheap fold gives the same status, severity, reason, mute and
+    unverified flag as the full state machine, over random histories."""
+    rng = random.Random(20261204)
+    for _ in range(300):
+        first = _obs(rng, 1)
+        if first.status == FindingStatus.GONE:
+            continue
+        first = replace(first, mute_id=rng.choice([None, 1, 2]))
+        state = lc.begin(first)
+        brief = lc.fold(None, first.status.value, first.severity, first.reason, first.mute_id)
+        for scan_id in range(2, 12):
+            obs = replace(_obs(rng, scan_id), mute_id=rng.choice([None, 1, 2]))
+            if obs.status == FindingStatus.GONE:
+                if state.status == FindingStatus.GONE:
+                    continue
+                obs = lc.gone(state, scan_id, obs.at)
+            state = lc.advance(state, obs)
+            brief = lc.fold(brief, obs.status.value, obs.severity, obs.reason, obs.mute_id)
+            assert brief == (state.status.value, state.severity, state.reason, state.mute_id,
+                             state.unknown_since_at is not None)

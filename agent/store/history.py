@@ -87,8 +87,8 @@ class DiffEntry:
     resource_arn: str
     sub_resource: str
     pillar: str
-    before: Snapshot | None
-    after: Snapshot
+    before: Snapshot | None  # None: not seen yet at the earlier scan
+    after: Snapshot | None  # None: not seen yet at the later one (a diff run backwards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,9 +368,9 @@ def diff(
                                                                         states_first)
     mutes = mute_rows(session)
     entries = []
-    for fid, new in b.items():
-        old = a.get(fid)
-        snap_new = _snapshot(new, mutes, after.started_at)
+    for fid in a.keys() | b.keys():
+        old, new = a.get(fid), b.get(fid)
+        snap_new = _snapshot(new, mutes, after.started_at) if new is not None else None
         snap_old = _snapshot(old, mutes, before.started_at) if old is not None else None
         change = _change(snap_old, snap_new)
         if change is None or not _severity_ok(where, snap_old, snap_new):
@@ -390,21 +390,24 @@ def _snapshot(state: Brief, mutes: dict[int, MuteRow], at: datetime) -> Snapshot
                     mute is not None and mute.active(at), state.unverified)
 
 
-def _change(old: Snapshot | None, new: Snapshot) -> Literal["new", "resolved", "changed"] | None:
+def _change(
+    old: Snapshot | None, new: Snapshot | None
+) -> Literal["new", "resolved", "changed"] | None:
     was_fail = old is not None and old.status == FAIL
-    if new.status == FAIL and not was_fail:
+    is_fail = new is not None and new.status == FAIL
+    if is_fail and not was_fail:
         return "new"
-    if was_fail and new.status != FAIL:
+    if was_fail and not is_fail:
         return "resolved"
-    if old is not None and old != new:
+    if old is not None and new is not None and old != new:
         return "changed"
     return None
 
 
-def _severity_ok(where: FindingFilter, old: Snapshot | None, new: Snapshot) -> bool:
+def _severity_ok(where: FindingFilter, old: Snapshot | None, new: Snapshot | None) -> bool:
     if where.severity is None:
         return True
-    return new.severity in where.severity or (old is not None and old.severity in where.severity)
+    return any(s is not None and s.severity in where.severity for s in (old, new))
 
 
 # -- scans -------------------------------------------------------------------------------------

@@ -242,24 +242,24 @@ class Store:
         `status` is one FindingStatus/Status value or several; FAIL gives the open findings.
         `where` takes every other filter (severity, pillar, resource, since, muted). `at` alone
         means the latest scan started by then, with mutes judged at `at`; with `scan_id`, it
-        only sets the time mutes are judged at (default: the scan's start, or now).
+        only sets the time mutes are judged at. Without either, mutes are judged now; with a
+        scan but no `at`, at the scan's start (what was muted then).
         """
         legacy = reads.legacy_filter(status, account_id, region, check_id)
         where = _merge(where, legacy)
         with self._session("reading findings") as s:
-            if scan_id is not None and s.get(ScanRecord, scan_id) is None:
-                raise StoreError(f"no scan with id {scan_id}")
-            if scan_id is None and at is not None:
-                rec = reads.scan_at(s, at)
-                if rec is None:
-                    return []
-                scan_id = rec.id
-            latest = reads.latest_scan_id(s)
-            if scan_id is None or scan_id == latest:
-                return reads.current_findings(s, where, at or self.clock())
-            rec = s.get(ScanRecord, scan_id)
-            assert rec is not None
-            return reads.findings_as_of(s, where, scan_id, at or rec.started_at)
+            if scan_id is None and at is None:
+                return reads.current_findings(s, where, self.clock())
+            rec = s.get(ScanRecord, scan_id) if scan_id is not None else reads.scan_at(s, at)
+            if rec is None:
+                if scan_id is not None:
+                    raise StoreError(f"no scan with id {scan_id}")
+                return []  # nothing had been scanned by then
+            assert rec.id is not None
+            when = at or rec.started_at
+            if rec.id == reads.latest_scan_id(s):
+                return reads.current_findings(s, where, when)
+            return reads.findings_as_of(s, where, rec.id, when)
 
     def resolve_scan(self, ref: str | int) -> ScanRow:
         """A scan by id, uid, uid prefix, or ISO 8601 time (the latest finished scan started
