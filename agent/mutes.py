@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 from hashlib import sha1
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -284,7 +284,33 @@ def _expiry(value: Any, bad: Any) -> datetime | None:
     raise bad(f"expires must be a date (YYYY-MM-DD) or ISO 8601 time, not {value!r}")
 
 
-def describe(rules: Sequence[MuteRule]) -> str:
-    """A short human summary, e.g. for the scan's log line."""
-    active = sum(r.expires is None for r in rules)
-    return f"{len(rules)} rules ({active} without expiry)"
+class _Store(Protocol):
+    def start_scan(self, scope: dict[str, Any], **kwargs: Any) -> int: ...
+    def write_account(self, *args: Any, **kwargs: Any) -> Any: ...
+    def finish_scan(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+class MutingSink:
+    """A scan's sink that hands `mutes` to every account write and remembers what they muted,
+    so the scan can report it; the scan itself needs to know nothing about mutes."""
+
+    def __init__(self, store: _Store, mutes: MuteSet) -> None:
+        self.store = store
+        self.mutes = mutes
+        self.muted_keys: set[str] = set()
+
+    def start_scan(self, scope: dict[str, Any], **kwargs: Any) -> int:
+        rules = {"file": self.mutes.source, "rules": len(self.mutes.rules)}
+        return self.store.start_scan({**scope, "mutes": rules}, **kwargs)
+
+    def write_account(self, *args: Any, **kwargs: Any) -> Any:
+        written = self.store.write_account(*args, mutes=self.mutes, **kwargs)
+        self.muted_keys.update(getattr(written, "muted_keys", ()))
+        return written
+
+    def finish_scan(self, *args: Any, **kwargs: Any) -> None:
+        self.store.finish_scan(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else a scan asks of its sink (reading findings back, ...) is the store's.
+        return getattr(self.store, name)

@@ -9,17 +9,20 @@ Unreachable PostgreSQL skips its tests locally and fails them when CI=true.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from agent.domain import utcnow
 from agent.logs import configure
-from agent.store import Store
+from agent.store import Store, upgrade
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -102,8 +105,33 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session, copied for each store test: the same
+    migrations, without paying for them again in every test."""
+    path = tmp_path_factory.mktemp("template") / "mllens.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
+def open_store(
+    db_url: str, sqlite_template: Path
+) -> Callable[..., Store]:
+    """Opens a migrated store on `db_url` (each engine in turn), with an optional clock."""
+
+    def opener(clock: Callable[[], datetime] = utcnow) -> Store:
+        if db_url.startswith("sqlite:///"):
+            target = Path(db_url.removeprefix("sqlite:///"))
+            if not target.exists():
+                shutil.copyfile(sqlite_template, target)
+        return Store.open(db_url, clock=clock)
+
+    return opener
+
+
+@pytest.fixture
+def store(open_store: Callable[..., Store]) -> Iterator[Store]:
     """A migrated, empty store on each engine."""
-    with Store.open(db_url) as s:
+    with open_store() as s:
         yield s

@@ -4,16 +4,16 @@ mutes and their expiry, trends, diffs, scan summaries, and reading while a scan 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from agent.domain import Severity, Status
+from agent.domain import Status
 from agent.mutes import MuteRule, MuteSet
 from agent.store import FindingFilter, FindingStatus, Store, StoreError
 from agent.store.engine import writer
@@ -24,14 +24,22 @@ from agent.store.tables import (
     ScanRecord,
 )
 from agent.store.writes import write_findings
-from tests.history_helpers import C1, C2, REGION, A, B, Clock, by_resource, finding, write_scan
+from tests.history_helpers import (
+    C1,
+    C2,
+    D1,
+    D2,
+    D3,
+    REGION,
+    A,
+    B,
+    Clock,
+    build_history,
+    by_resource,
+    finding,
+    write_scan,
+)
 
-D1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-D2 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
-D2_LATE = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
-D3 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
-MUTE_B = MuteRule("accepted while B is decommissioned", account=B, check=C1,
-                  owner="ml-platform", expires=datetime(2026, 12, 5, tzinfo=UTC))
 F, P, U = Status.FAIL, Status.PASS, Status.UNKNOWN
 
 
@@ -41,37 +49,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def hstore(db_url: str, clock: Clock) -> Iterator[Store]:
+def hstore(open_store: Callable[..., Store], clock: Clock) -> Iterator[Store]:
     """A migrated, empty store on each engine, on a clock the test moves."""
-    with Store.open(db_url, clock=clock) as s:
+    with open_store(clock) as s:
         yield s
-
-
-def _history(store: Store, clock: Clock) -> list[int]:
-    """The hand-computed history the trend, diff and summary tests check (see each test).
-
-    f1 = C1/r1 in A, f2 = C2/r1 in A, f3 = C1/r2 in A, f4 = C1/r3 in B, f5 = C2/r4 in B.
-    """
-    s1, _ = write_scan(store, clock, D1, {
-        A: [finding(C1, A, "r1", F, D1), finding(C2, A, "r1", F, D1),
-            finding(C1, A, "r2", P, D1)],
-        B: [finding(C1, B, "r3", F, D1)],
-    })
-    s2, _ = write_scan(store, clock, D2, {
-        A: [finding(C1, A, "r1", P, D2), finding(C2, A, "r1", F, D2),
-            finding(C1, A, "r2", F, D2)],
-        B: [finding(C1, B, "r3", F, D2, severity=Severity.CRITICAL)],
-    })
-    # Only A is scanned; f2's resource is gone from a complete scope.
-    s3, _ = write_scan(store, clock, D2_LATE, {
-        A: [finding(C1, A, "r1", F, D2_LATE), finding(C1, A, "r2", F, D2_LATE)],
-    })
-    s4, _ = write_scan(store, clock, D3, {
-        A: [finding(C1, A, "r1", F, D3), finding(C1, A, "r2", P, D3)],
-        B: [finding(C1, B, "r3", U, D3, reason="inventory not collected"),
-            finding(C2, B, "r4", F, D3)],
-    }, mutes=MuteSet((MUTE_B,), "mutes.yaml"))
-    return [s1, s2, s3, s4]
 
 
 # -- lifecycle ---------------------------------------------------------------------------------
@@ -167,7 +148,7 @@ def test_history_as_of_keeps_evidence_of_each_change(hstore: Store, clock: Clock
 
 def test_history_as_of_time_picks_latest_scan_by_then(hstore: Store, clock: Clock) -> None:
     """`at` selects the latest scan started by that time; before the first scan, nothing."""
-    sids = _history(hstore, clock)
+    sids = build_history(hstore, clock)
     assert hstore.resolve_scan("2026-12-02").id == sids[2]  # a date means its end
     assert hstore.resolve_scan("2026-12-02T12:00:00Z").id == sids[1]
     at_d2 = {k: r.status for k, r in by_resource(hstore.findings(at=D2 + timedelta(hours=1)))
@@ -249,7 +230,7 @@ def _trend(store: Store, **kw: Any) -> dict[tuple[str, str], tuple[int, int, int
 
 def test_history_trends_by_day_match_hand_count(hstore: Store, clock: Clock) -> None:
     """Per day and pillar: open, muted, new, resolved and mean hours to resolve."""
-    _history(hstore, clock)
+    build_history(hstore, clock)
     clock.now = D3 + timedelta(days=30)  # long after the mute expired: history keeps it
     assert _trend(hstore, by="pillar", per="day") == {
         ("2026-12-01", "security"): (2, 0, 2, 0, -1),
@@ -268,7 +249,7 @@ def test_history_trends_by_day_match_hand_count(hstore: Store, clock: Clock) -> 
 
 def test_history_trends_by_scan_and_filters(hstore: Store, clock: Clock) -> None:
     """Per scan buckets, the last-N window, and an account filter."""
-    s1, s2, s3, s4 = _history(hstore, clock)
+    s1, s2, s3, s4 = build_history(hstore, clock)
     assert _trend(hstore, by="account", per="scan", last=2) == {
         (str(s3), A): (2, 0, 1, 1, 30.0),
         (str(s3), B): (1, 0, 0, 0, -1),
@@ -284,7 +265,7 @@ def test_history_trends_by_scan_and_filters(hstore: Store, clock: Clock) -> None
 
 def test_history_diff_between_scans(hstore: Store, clock: Clock) -> None:
     """New, resolved and changed between two scans, either order of arguments."""
-    s1, _s2, s3, s4 = _history(hstore, clock)
+    s1, _s2, s3, s4 = build_history(hstore, clock)
     last = hstore.diff(s3, s4)
     got = {(e.change, e.check_id, e.resource_arn.rsplit("/", 1)[-1]) for e in last.entries}
     assert got == {("resolved", C1, "r2"), ("changed", C1, "r3"), ("new", C2, "r4")}
@@ -303,7 +284,7 @@ def test_history_diff_between_scans(hstore: Store, clock: Clock) -> None:
 
 def test_history_scan_summaries(hstore: Store, clock: Clock) -> None:
     """Each scan lists accounts, coverage, and what it opened and resolved."""
-    sids = _history(hstore, clock)
+    sids = build_history(hstore, clock)
     rows = hstore.scan_summaries()
     assert [r.scan.id for r in rows] == sids[::-1]
     got = {r.scan.id: (r.accounts, r.new, r.resolved, r.open, r.muted) for r in rows}
@@ -326,10 +307,12 @@ def test_history_queries_on_empty_store(hstore: Store) -> None:
 # -- concurrency -------------------------------------------------------------------------------
 
 
-def test_history_reader_queries_while_a_scan_writes(db_url: str, clock: Clock) -> None:
+def test_history_reader_queries_while_a_scan_writes(
+    open_store: Callable[..., Store], clock: Clock
+) -> None:
     """While one store holds an account's write transaction open, another store (a second
     process) reads findings, trends and scans at once, and sees only committed data."""
-    with Store.open(db_url, clock=clock) as scanner, Store.open(db_url, clock=clock) as reader:
+    with open_store(clock) as scanner, open_store(clock) as reader:
         write_scan(scanner, clock, D1, {A: [finding(C1, A, "r1", F, D1)]})
         sid = scanner.start_scan({})
         inside, release = threading.Event(), threading.Event()

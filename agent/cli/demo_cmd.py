@@ -10,7 +10,8 @@ import typer
 
 from agent.cli.common import EXIT_OK, err_console, fail, resolve_db
 from agent.cli.scan_cmd import exclusive, execute, render
-from agent.scan import ScanRequest
+from agent.domain import Status
+from agent.scan import ScanOutcome, ScanRequest
 from agent.targets import TargetSpec
 from checks import all_checks
 
@@ -26,8 +27,10 @@ def demo(
     ] = "table",
 ) -> None:
     """Start an emulated AWS organisation, seed ML estates in its accounts and scan it
-    through the audit role."""
+    through the audit role; change the estates and scan again (twice), then show the trend
+    and what changed in the last scan."""
     try:
+        from agent.emulator.churn import demo_steps
         from agent.emulator.org import demo_faults, seed_organization
         from agent.emulator.seed import DEMO_REGIONS
         from agent.emulator.server import Emulator
@@ -65,7 +68,40 @@ def demo(
                                external_id=org.external_id, regions=DEMO_REGIONS),
             endpoint_url=emu.url,
         )
+        steps = demo_steps(org)
+        scans = len(steps) + 1
         with exclusive(store, wait=False):
             outcome = execute(req, store, show_progress=sys.stderr.isatty(), session=session)
+            scanned(1, scans, outcome)
+            for n, (change, apply_change) in enumerate(steps, start=2):
+                err_console.print(f"changing the estate: {change}", highlight=False,
+                                  soft_wrap=True)
+                apply_change(emu)
+                outcome = execute(req, store, show_progress=sys.stderr.isatty(),
+                                  session=session)
+                scanned(n, scans, outcome)
     render(outcome, output_format, None, set(), False, store_url=url)
+    show_history(store, scans, output_format)
     raise typer.Exit(EXIT_OK)
+
+
+def scanned(n: int, total: int, outcome: ScanOutcome) -> None:
+    failed = sum(r.status is Status.FAIL for r in outcome.results)
+    err_console.print(f"scan {n}/{total} ({outcome.status}): {len(outcome.results)} results, "
+                      f"{failed} failed", highlight=False)
+
+
+def show_history(store: Any, scans: int, output_format: str) -> None:
+    """The trend over the demo's scans and the diff of its last two, for people (on stderr
+    when the findings went to stdout as JSON or CSV)."""
+    from rich.console import Console
+
+    from agent.cli import history_render
+
+    console = err_console if output_format in ("json", "csv") else Console()
+    points = store.trends(by="pillar", per="scan", last=scans)
+    console.print(history_render.trend_table(points, "pillar", "scan"))
+    before, after = store.latest_finished(2)[::-1]
+    history_render.diff(store.diff(before.id, after.id), "table", console)
+    console.print("explore the history: mllens scans | mllens trends --per scan | mllens diff | "
+                  "mllens findings --as-of SCAN (each with the same --db)", highlight=False)

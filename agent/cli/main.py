@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent import __version__
+from agent.cli import history_cmd
 from agent.cli.catalog_cmd import coverage_cmd, docs
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.config_cmd import config_app
@@ -52,6 +53,10 @@ app.command()(plan)
 app.command()(coverage)
 checks_app.command("docs")(docs)
 checks_app.command("coverage")(coverage_cmd)
+app.command()(history_cmd.findings)
+app.command()(history_cmd.trends)
+app.command()(history_cmd.diff)
+app.command()(history_cmd.scans)
 
 
 @app.callback()

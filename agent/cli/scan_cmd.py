@@ -37,8 +37,10 @@ from agent.cli.common import (
 )
 from agent.cli.coverage_cmd import print_matrix
 from agent.cli.report_cmd import format_help, scan_output
+from agent.cli.history_cmd import read_mute_file, report_mutes
 from agent.collectors import CollectOptions
 from agent.domain import Result, Severity, Status
+from agent.mutes import MutingSink
 from agent.scan import NOTHING_READ, ScanError, ScanOutcome, ScanRequest, run_scan
 from agent.targets import TargetSpec
 from checks import by_id
@@ -296,6 +298,12 @@ def scan(
         bool, typer.Option("--wait", help="If another scan holds the store, wait for it to "
                            "finish instead of refusing.")
     ] = False,
+    mute_file: Annotated[
+        Path | None,
+        typer.Option(envvar="MLLENS_MUTE_FILE",
+                     help="Mute rules (YAML, or TOML for *.toml): matching findings are stored "
+                     "and shown as muted, never dropped. See docs/history.md."),
+    ] = None,
 ) -> None:
     """Scan AWS accounts' ML estates (one, a list, or an organisation), store the findings
     and print them with the coverage matrix."""
@@ -334,6 +342,7 @@ def scan(
         aioboto3.Session(profile_name=profile)
     except BotoCoreError as exc:
         fail(str(exc), EXIT_USAGE)
+    mutes = read_mute_file(mute_file)  # a malformed file fails here, before any scan work
 
     from agent.store import Store, StoreError  # imported late: the store pulls in SQLAlchemy
 
@@ -350,9 +359,12 @@ def scan(
         limits=limits,
         collect=CollectOptions(training_lookback_days=training_lookback_days),
     )
+    sink = store if mutes is None else MutingSink(store, mutes)
     with exclusive(store, wait):
-        outcome = execute(req, store, show_progress=progress and sys.stderr.isatty())
+        outcome = execute(req, sink, show_progress=progress and sys.stderr.isatty())
     code = render(outcome, output_format, output, severities, all_statuses, store_url=url)
+    if isinstance(sink, MutingSink):
+        code = report_mutes(outcome.results, sink, code)
     if code == EXIT_FAILED_FINDINGS and ignore_exit_code_3:
         code = EXIT_OK
     raise typer.Exit(code)

@@ -9,7 +9,7 @@ store.trends(by="pillar", per="day"); store.diff(a, b); store.scan_summaries()
 """
 
 from agent.store.engine import make_engine, parse_url
-from agent.store.errors import StoreError
+from agent.store.errors import StoreError, UnknownScan
 from agent.store.history import Diff, DiffEntry, ScanSummary, Snapshot, TrendPoint
 from agent.store.lifecycle import GONE_REASON
 from agent.store.migrate import current_revision, head_revision, needs_upgrade, upgrade
@@ -50,6 +50,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TrendPoint",
+    "UnknownScan",
     "current_revision",
     "head_revision",
     "make_engine",

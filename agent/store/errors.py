@@ -10,6 +10,10 @@ class StoreError(Exception):
     """A database problem a user can act on; `str()` is one human-readable line."""
 
 
+class UnknownScan(StoreError):
+    """No scan matches the id, uid or time asked for (a usage error, not a database one)."""
+
+
 def one_line(text: str) -> str:
     """Collapse a driver message (psycopg's span several lines) into one line."""
     return " ".join(text.split())

@@ -12,6 +12,8 @@ Definitions (also in docs/history.md):
 - new: became FAIL (first time, or reopened) in the bucket; resolved: left FAIL for PASS,
   NOT_APPLICABLE or GONE in the bucket. An UNKNOWN observation changes neither.
 - time to resolve: from the observation that made it FAIL to the one that resolved it.
+- a diff's changed: failing at both scans, with another severity, reason, mute or
+  verification state (an UNKNOWN observation after the FAIL makes it unverified).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fnmatch import fnmatchcase
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -184,7 +186,8 @@ def _identities(session: Session, where: FindingFilter) -> dict[int, _Identity]:
         col(t.id), col(t.key), col(t.check_id), col(t.account_id), col(t.region),
         col(t.resource_arn), col(t.sub_resource), col(t.pillar),
     ).where(*where.identity_clauses())
-    return {row[0]: _Identity(*row[1:]) for row in session.execute(q)}
+    rows: list[Any] = list(session.execute(q))
+    return {row[0]: _Identity(*row[1:]) for row in rows}
 
 
 def _events(
@@ -206,13 +209,19 @@ def _events(
         yield _Event(*row)
 
 
-def _finished_scans(session: Session) -> list[ScanRecord]:
+class _Scan(NamedTuple):
+    id: int
+    started_at: datetime
+
+
+def _finished_scans(session: Session) -> list[_Scan]:
     q = (
-        select(ScanRecord)
+        select(col(ScanRecord.id), col(ScanRecord.started_at))
         .where(col(ScanRecord.status) != ScanStatus.RUNNING.value)
         .order_by(col(ScanRecord.id))
     )
-    return list(session.scalars(q))
+    rows: list[Any] = list(session.execute(q))
+    return [_Scan(i, at) for i, at in rows]
 
 
 def _grouper(by: str, ident: dict[int, _Identity]) -> Callable[[int, Brief], str]:
@@ -301,10 +310,9 @@ def trends(
     return _points(keys, last_scan, snapshots, flows, per)
 
 
-def _buckets(scans: Sequence[ScanRecord], per: str) -> dict[int, tuple[str, datetime]]:
+def _buckets(scans: Sequence[_Scan], per: str) -> dict[int, tuple[str, datetime]]:
     out = {}
     for s in scans:
-        assert s.id is not None
         if per == "scan":
             out[s.id] = (str(s.id), s.started_at)
         else:
@@ -399,7 +407,9 @@ def _change(
         return "new"
     if was_fail and not is_fail:
         return "resolved"
-    if old is not None and new is not None and old != new:
+    # Changes among passing, not applicable and gone findings (a passing resource deleted)
+    # are not what a diff is read for; `findings --as-of` shows them.
+    if was_fail and is_fail and old != new:
         return "changed"
     return None
 
@@ -421,7 +431,7 @@ def scan_summaries(session: Session, limit: int | None = None) -> list[ScanSumma
     recs = list(session.scalars(q))
     if not recs:
         return []
-    ids = [r.id for r in recs]
+    ids = [r.id for r in recs if r.id is not None]
     sa, cs = ScanAccountRecord, CoverageSetRecord
     cov = {
         row[0]: row[1:]
@@ -461,7 +471,7 @@ def scan_summaries(session: Session, limit: int | None = None) -> list[ScanSumma
 
 def _per_scan_totals(session: Session, ids: set[int]) -> dict[int, tuple[int, int, int, int]]:
     """(new, resolved, open, muted) after each scan in `ids`, from one replay."""
-    scans = {s.id: s.started_at for s in session.scalars(select(ScanRecord))}
+    scans = dict(session.execute(select(col(ScanRecord.id), col(ScanRecord.started_at))).all())
     replay = _Replay(lambda _fid, _state: "all")
     mutes = mute_rows(session)
     flows: dict[int, list[int]] = defaultdict(lambda: [0, 0])

@@ -184,3 +184,5 @@ class AccountWrite:
     muted: int = 0
     # Findings this write did not report, outside complete scopes (left as they were).
     missing: int = 0
+    # Keys of the reported findings a mute rule matched.
+    muted_keys: frozenset[str] = frozenset()

@@ -19,7 +19,7 @@ from agent.mutes import MuteSet
 from agent.store import history, migrate, reads, writes
 from agent.store.engine import make_engine, writer
 from agent.store.engine import where as place
-from agent.store.errors import StoreError, describe
+from agent.store.errors import StoreError, UnknownScan, describe
 from agent.store.reads import FindingFilter
 from agent.store.rows import (
     AccountWrite,
@@ -250,10 +250,14 @@ class Store:
         with self._session("reading findings") as s:
             if scan_id is None and at is None:
                 return reads.current_findings(s, where, self.clock())
-            rec = s.get(ScanRecord, scan_id) if scan_id is not None else reads.scan_at(s, at)
+            if scan_id is not None:
+                rec = s.get(ScanRecord, scan_id)
+            else:
+                assert at is not None
+                rec = reads.scan_at(s, at)
             if rec is None:
                 if scan_id is not None:
-                    raise StoreError(f"no scan with id {scan_id}")
+                    raise UnknownScan(f"no scan with id {scan_id}")
                 return []  # nothing had been scanned by then
             assert rec.id is not None
             when = at or rec.started_at
@@ -271,9 +275,9 @@ class Store:
                 if when is not None:
                     rec = reads.scan_at(s, when)
                     if rec is None:
-                        raise StoreError(f"no finished scan started at or before {ref}")
+                        raise UnknownScan(f"no finished scan started at or before {ref}")
             if rec is None:
-                raise StoreError(f"no scan {ref!r} in {place(self.engine)}")
+                raise UnknownScan(f"no scan {ref!r} in {place(self.engine)}")
             return reads.scan_row(rec)
 
     # -- history -------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from hashlib import sha1
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -282,6 +282,7 @@ class _Tally:
     gone: int = 0
     muted: int = 0
     missing: int = 0
+    muted_keys: frozenset[str] = frozenset()
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, old: FindingState | None, new: FindingState) -> None:
@@ -299,7 +300,7 @@ class _Tally:
     def result(self) -> AccountWrite:
         return AccountWrite(
             self.findings, self.opened, self.resolved, self.reopened, self.gone,
-            len(self.events), self.muted, self.missing,
+            len(self.events), self.muted, self.missing, self.muted_keys,
         )
 
 
@@ -322,8 +323,8 @@ class _Known:
     state: FindingState
 
 
-def _known(row: Row[Any]) -> _Known:
-    values = dict(zip(_STATE_COLUMNS, row[7:], strict=True))
+def _known(row: Any) -> _Known:
+    values: dict[str, Any] = dict(zip(_STATE_COLUMNS, row[7:], strict=True))
     values["status"] = FindingStatus(values["status"])
     return _Known(row[0], row[2], row[3], row[4], row[5], row[6], FindingState(**values))
 
@@ -348,7 +349,8 @@ def write_findings(
     }
     tally = _Tally(findings=len(reported))
     mute_ids = _mutes_for(session, scan, reported, resources, mutes, now)
-    tally.muted = sum(1 for m in mute_ids.values() if m is not None)
+    tally.muted_keys = frozenset(mute_ids)
+    tally.muted = len(tally.muted_keys)
 
     new_rows: list[dict[str, Any]] = []
     new_obs: list[Observation] = []
@@ -389,21 +391,21 @@ def write_findings(
             changed.append((known, old, None))
 
     updates = []
-    for known, state, result in changed:
+    for known, state, seen in changed:
         row = {"id": known.id, **_columns(state)}
         # Missing (not reported, scope incomplete) is the only change that sets the marker.
-        was_missing = result is None and state.status != FindingStatus.GONE
+        was_missing = seen is None and state.status != FindingStatus.GONE
         row["missing_since_scan_id"] = scan_id if was_missing else None
-        if result is not None:
-            row["resource_kind"] = result.resource_kind
-            row["pillar"] = result.pillar.value
+        if seen is not None:
+            row["resource_kind"] = seen.resource_kind
+            row["pillar"] = seen.pillar.value
         updates.append(row)
     _update_by_id(session, _T, updates)
 
     if new_rows:
-        ids = session.scalars(
+        ids = cast(list[int], session.scalars(
             insert(_T).returning(col(_T.id), sort_by_parameter_order=True), new_rows
-        ).all()
+        ).all())
         pending.extend((fid, None, obs) for fid, obs in zip(ids, new_obs, strict=True))
     tally.events = _events(session, pending)
     if tally.events:

@@ -1,0 +1,91 @@
+"""End to end through the `mllens` command: the demo's changing estate, and a muted scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.emulator.seed import DEMO_REGIONS, seed_demo
+from agent.emulator.server import Emulator
+from agent.store import FindingStatus, Store
+
+pytestmark = pytest.mark.emulator
+
+
+def mllens(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("AWS_") and not k.startswith("MLLENS_")}
+    base.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                AWS_DEFAULT_REGION="us-east-1", NO_COLOR="1", COLUMNS="200", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "agent.cli.main", *args],
+                          capture_output=True, text=True, env=base, timeout=300)
+
+
+def _by(rows: list[Any], check: str, name: str) -> dict[str, Any]:
+    return {r.region: r for r in rows
+            if r.check_id == check and r.resource_arn.rsplit("/", 1)[-1] == name}
+
+
+def test_demo_scans_a_changing_estate_and_prints_history(tmp_path: Path) -> None:
+    """`mllens demo` scans three times with fixes, regressions and a deletion in between,
+    then prints a trend and a diff; the store holds exactly those changes."""
+    db = tmp_path / "demo.db"
+    proc = mllens("demo", "--db", str(db), "-o", "json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout), "the last scan's findings"
+    assert "scan 3/3" in proc.stderr and "Open findings by pillar, per scan" in proc.stderr
+    assert "-> scan" in proc.stderr
+    with Store.open(f"sqlite:///{db}", migrate=False) as store:
+        s3, s2, s1 = (s.id for s in store.latest_finished(3))
+        fixed = store.diff(s1, s2)
+        resolved = {(e.check_id, e.resource_arn.rsplit("/", 1)[-1]) for e in fixed.of("resolved")}
+        assert ("glue_job_secrets_in_arguments", "clickstream-export") in resolved
+        assert ("sagemaker_notebook_root_access_enabled", "intern-sandbox") in resolved
+        broken = store.diff(s2, s3)
+        new = {(e.check_id, e.resource_arn.rsplit("/", 1)[-1]) for e in broken.of("new")}
+        assert ("sagemaker_notebook_root_access_enabled", "quick-experiment") in new
+        rows = store.findings(status=None)
+        failed = _by(rows, "sagemaker_endpoint_unhealthy_status", "search-rank")
+        assert {r: f.status for r, f in failed.items()} == {
+            "us-east-1": FindingStatus.GONE, "eu-west-1": FindingStatus.GONE}
+        # eu-west-1 cannot read alarms: there the deleted endpoint's alarm findings are left
+        # as they were (missing), never resolved; us-east-1 saw everything and marks them GONE.
+        alarm = _by(rows, "sagemaker_endpoint_no_latency_alarm", "search-rank")
+        assert alarm["us-east-1"].status == FindingStatus.GONE
+        assert alarm["eu-west-1"].status != FindingStatus.GONE
+        assert alarm["eu-west-1"].missing_since_scan_id == s3
+
+
+def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:
+    """`scan --mute-file` stores matching findings as muted and says so; when every failed
+    finding is muted the scan exits 0; `findings --muted` lists them."""
+    mutes = tmp_path / "mutes.yaml"
+    mutes.write_text(
+        "mutes:\n"
+        "  - check: sagemaker_notebook_root_access_enabled\n"
+        "    resource: 'arn:aws:sagemaker:*:*:notebook-instance/intern-*'\n"
+        "    reason: interns work on synthetic data only\n"
+        "    owner: ml-platform\n"
+    )
+    db = tmp_path / "muted.db"
+    with Emulator() as emu:
+        seed_demo(emu)
+        args = ["scan", "--endpoint-url", emu.url, "--db", str(db), "--mute-file", str(mutes),
+                "--checks", "sagemaker_notebook_root_access_enabled", "-o", "json"]
+        for region in DEMO_REGIONS:
+            args += ["-r", region]
+        proc = mllens(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"2 of 2 failed findings are muted by {mutes}" in proc.stderr
+    listed = mllens("findings", "--db", str(db), "--muted", "-o", "json")
+    rows = json.loads(listed.stdout)
+    assert listed.returncode == 0 and {r["region"] for r in rows} == set(DEMO_REGIONS)
+    assert {(r["check_id"], r["resource_arn"].rsplit("/", 1)[-1], r["mute_owner"])
+            for r in rows} == {("sagemaker_notebook_root_access_enabled", "intern-sandbox",
+                                "ml-platform")}
