@@ -58,6 +58,20 @@ def test_migrations_schema_equals_models(engine: Engine) -> None:
     assert _diffs(engine) == []
 
 
+@pytest.mark.postgres
+def test_migrations_findings_vacuum_setting_on_postgres(pg_url: str) -> None:
+    """On PostgreSQL, findings (updated in place on change) are vacuumed after 5% changed."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            options = conn.execute(text(
+                "SELECT reloptions FROM pg_class WHERE oid = 'findings'::regclass")).scalar()
+    finally:
+        engine.dispose()
+    assert options == ["autovacuum_vacuum_scale_factor=0.05"]
+
+
 def test_migrations_comparison_sees_drift(engine: Engine) -> None:
     """The comparison above is not vacuous: a dropped index is reported."""
     upgrade(engine)

@@ -168,7 +168,8 @@ def test_history_muted_finding_stored_muted_and_unmuted_on_expiry(
     hstore: Store, clock: Clock
 ) -> None:
     """A muted finding is stored and shown as muted; past the rule's expiry it reads unmuted
-    without a scan, and the next scan records it unmuted."""
+    without a scan; the next scan keeps the lapsed rule (no rewrite), and a new rule is a
+    recorded change."""
     rule = MuteRule("risk accepted", check=C1, owner="sec", expires=D3)
     mutes = MuteSet((rule,), "mutes.yaml")
     s1, w1 = write_scan(hstore, clock, D1, {A: [finding(C1, A, "r1", F, D1),
@@ -189,9 +190,16 @@ def test_history_muted_finding_stored_muted_and_unmuted_on_expiry(
                         {A: [finding(C1, A, "r1", F, D3), finding(C2, A, "r1", F, D3)]},
                         mutes=mutes)
     again = by_resource(hstore.findings())[(C1, "r1")]
-    assert again.mute is None and w2[A].muted == 0 and w2[A].events == 1
-    assert [e.mute_id is not None for e in hstore.finding_events(again.key)] == [True, False]
-    assert s2 > s1
+    assert not again.muted and again.mute == muted.mute and w2[A].muted == 0
+    assert w2[A].events == 0
+    renewed = MuteRule("risk accepted again", check=C1, expires=D3 + timedelta(days=30))
+    _, w3 = write_scan(hstore, clock, D3 + timedelta(hours=2),
+                       {A: [finding(C1, A, "r1", F, D3), finding(C2, A, "r1", F, D3)]},
+                       mutes=MuteSet((renewed,), "mutes.yaml"))
+    now = by_resource(hstore.findings())[(C1, "r1")]
+    assert now.muted and now.mute is not None and now.mute.reason == "risk accepted again"
+    assert (w3[A].muted, w3[A].events) == (1, 1)
+    assert len(hstore.finding_events(now.key)) == 2 and s2 > s1
 
 
 def test_history_mute_by_tag_reads_resource_and_evidence_tags(

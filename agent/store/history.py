@@ -25,8 +25,9 @@ from datetime import date, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 from sqlmodel import col
 
 from agent.store import lifecycle
@@ -41,6 +42,7 @@ from agent.store.tables import (
     ScanAccountRecord,
     ScanRecord,
 )
+from agent.store.types import utc_from_raw
 
 GroupBy = Literal["pillar", "check", "account", "region", "severity", "all"]
 Per = Literal["day", "scan"]
@@ -155,9 +157,10 @@ class _Replay:
             self.failing[(group, new.mute_id)] += 1
         seconds = 0.0
         if is_fail and not was_fail:
-            self.opened_at[fid] = ev.at
+            self.opened_at[fid] = utc_from_raw(ev.at)
         elif was_fail and not is_fail:
-            seconds = (ev.at - self.opened_at.pop(fid, ev.at)).total_seconds()
+            at = utc_from_raw(ev.at)
+            seconds = (at - self.opened_at.pop(fid, at)).total_seconds()
         return group, is_fail and not was_fail, was_fail and not is_fail, seconds
 
     def counts(self, mutes: dict[int, MuteRow], at: datetime) -> dict[str, tuple[int, int]]:
@@ -173,7 +176,7 @@ class _Replay:
 class _Event(NamedTuple):
     finding_id: int
     scan_id: int
-    at: datetime
+    at: Any  # as the driver returns it: parsed only when a duration needs it
     status: str
     severity: str
     reason: str
@@ -186,7 +189,7 @@ def _identities(session: Session, where: FindingFilter) -> dict[int, _Identity]:
         col(t.id), col(t.key), col(t.check_id), col(t.account_id), col(t.region),
         col(t.resource_arn), col(t.sub_resource), col(t.pillar),
     ).where(*where.identity_clauses())
-    rows: list[Any] = list(session.execute(q))
+    rows: list[Any] = list(session.connection().execute(q))
     return {row[0]: _Identity(*row[1:]) for row in rows}
 
 
@@ -196,8 +199,8 @@ def _events(
     """Slim events in scan order, identity filters applied in SQL."""
     e = FindingEventRecord
     q = select(
-        col(e.finding_id), col(e.scan_id), col(e.at), col(e.status), col(e.severity),
-        col(e.reason), col(e.mute_id),
+        col(e.finding_id), col(e.scan_id), type_coerce(col(e.at), NullType()), col(e.status),
+        col(e.severity), col(e.reason), col(e.mute_id),
     )
     clauses = where.identity_clauses()
     if clauses:
@@ -205,8 +208,10 @@ def _events(
     if until_scan is not None:
         q = q.where(col(e.scan_id) <= until_scan)
     q = q.order_by(col(e.scan_id), col(e.id))
-    for row in session.execute(q).yield_per(5000):
+    # On the connection: Core rows, without the ORM's per-row bookkeeping.
+    for row in session.connection().execute(q).yield_per(5000):
         yield _Event(*row)
+
 
 
 class _Scan(NamedTuple):

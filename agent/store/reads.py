@@ -8,8 +8,9 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 from sqlmodel import col
 
 from agent.domain import Pillar, Severity
@@ -37,6 +38,7 @@ from agent.store.tables import (
     ScanAccountRecord,
     ScanRecord,
 )
+from agent.store.types import utc_from_raw
 from agent.store.writes import PreviousWrite
 
 StatusFilter = str | Iterable[str] | None
@@ -381,22 +383,24 @@ def findings_as_of(
     the full lifecycle, and only their evidence documents are loaded.
     """
     seen = [*where.identity_clauses(), col(_T.first_seen_scan_id) <= scan_id]
+    conn = session.connection()  # Core rows: no per-row ORM bookkeeping on long histories
     idents = {
         row[0]: Identity(*row)
-        for row in session.execute(select(*_IDENTITY).where(*seen).order_by(*_ORDER))
+        for row in conn.execute(select(*_IDENTITY).where(*seen).order_by(*_ORDER))
     }
     e = FindingEventRecord
     q = (
         select(
-            col(e.finding_id), col(e.id), col(e.at), col(e.status), col(e.severity),
-            col(e.reason), col(e.mute_id), col(e.evidence).is_not(None), col(e.scan_id),
+            col(e.finding_id), col(e.id), type_coerce(col(e.at), NullType()), col(e.status),
+            col(e.severity), col(e.reason), col(e.mute_id), col(e.evidence).is_not(None),
+            col(e.scan_id),
         )
         .join(_T, col(_T.id) == col(e.finding_id))
         .where(*seen, col(e.scan_id) <= scan_id)
         .order_by(col(e.finding_id), col(e.scan_id), col(e.id))
     )
     history: dict[int, list[Any]] = {}
-    for row in session.execute(q):
+    for row in conn.execute(q):
         history.setdefault(row[0], []).append(row)
     mutes = mute_rows(session)
     kept = [fid for fid in idents if fid in history
@@ -443,7 +447,8 @@ def _replay_one(events: list[Any]) -> FindingState:
     for _fid, event_id, at, status, severity, reason, mute_id, has_evidence, scan in events:
         if has_evidence:
             ref = _EvidenceRef(event_id)
-        obs = Observation(scan, at, FindingStatus(status), severity, reason, ref, mute_id)
+        obs = Observation(scan, utc_from_raw(at), FindingStatus(status), severity, reason, ref,
+                          mute_id)
         state = lifecycle.begin(obs) if state is None else lifecycle.advance(state, obs)
     assert state is not None
     return state

@@ -44,6 +44,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def utc_from_raw(value: Any) -> datetime:
+    """A UTCDateTime column read without its type (to parse only the values needed): a
+    datetime from PostgreSQL, ISO text from SQLite; as aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class JSONDoc(TypeDecorator[Any]):
     """A JSON document: JSONB on PostgreSQL, JSON text on SQLite.
 

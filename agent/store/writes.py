@@ -351,14 +351,20 @@ def write_findings(
     mute_ids = _mutes_for(session, scan, reported, resources, mutes, now)
     tally.muted_keys = frozenset(mute_ids)
     tally.muted = len(tally.muted_keys)
+    lapsed = _lapsed_rules(session, existing.values(), scan.started_at)
 
     new_rows: list[dict[str, Any]] = []
     new_obs: list[Observation] = []
     changed: list[tuple[_Known, FindingState, Result | None]] = []
     pending: list[tuple[int, FindingState | None, Observation]] = []
     for key, result in reported.items():
-        obs = _observation(scan_id, result, mute_ids.get(key))
         known = existing.get(key)
+        mute_id = mute_ids.get(key)
+        if mute_id is None and known is not None and known.state.mute_id in lapsed:
+            # An expired rule already reads as not applying (see agent.mutes); recording
+            # "unmuted" again would rewrite every finding it covered, for no new information.
+            mute_id = known.state.mute_id
+        obs = _observation(scan_id, result, mute_id)
         if known is None:
             state = lifecycle.begin(obs)
             new_rows.append(
@@ -438,6 +444,16 @@ def _mutes_for(
     rule_keys = {i: rule.key for i, rule in distinct.items()}
     ids = write_mute_rules(session, distinct.values(), mutes.source, now)
     return {key: ids[rule_keys[id(rule)]] for key, rule in matched.items()}
+
+
+def _lapsed_rules(session: Session, known: Iterable[_Known], at: datetime) -> set[int]:
+    """The stored mute rules of these findings that have expired by `at`."""
+    ids = {k.state.mute_id for k in known if k.state.mute_id is not None}
+    if not ids:
+        return set()
+    t = MuteRuleRecord
+    q = select(col(t.id)).where(col(t.id).in_(sorted(ids)), col(t.expires_at) <= at)
+    return {i for i in session.scalars(q) if i is not None}
 
 
 def _unchanged(known: _Known, obs: Observation, result: Result) -> bool:

@@ -16,6 +16,8 @@ From an autogenerate draft, reviewed, plus the data steps autogenerate cannot wr
 - `mute_rules`, and the rule on findings and events; events may omit unchanged evidence.
 - `ix_findings_status` is dropped: a status has too few values to be worth an index, and an
   indexed status would stop PostgreSQL from updating a finding's row in place (HOT).
+- On PostgreSQL, `findings` is vacuumed after 5% of its rows changed (default 20%): rows are
+  updated in place when findings change, and each update leaves a dead row version.
 
 The coverage-set key is computed exactly as `agent.store.writes.coverage_key` does, so
 later scans share the sets made here; it is repeated (not imported) so this file never
@@ -175,6 +177,8 @@ def upgrade() -> None:
         )
 
     conn = op.get_bind()
+    if conn.dialect.name == "postgresql":
+        op.execute("ALTER TABLE findings SET (autovacuum_vacuum_scale_factor = 0.05)")
     _account_writes_from_coverage(conn)
     _mark_missing(conn, _findings, only_live=True)
     _mark_missing(conn, _resources, only_live=False)
@@ -266,6 +270,8 @@ def downgrade() -> None:
         ),
     )
     conn = op.get_bind()
+    if conn.dialect.name == "postgresql":
+        op.execute("ALTER TABLE findings RESET (autovacuum_vacuum_scale_factor)")
     _coverage_from_sets(conn)
     _materialise_sightings(conn)
     _fill_event_evidence(conn)
