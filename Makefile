@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint typecheck bench clean iam-policy
+.PHONY: install demo test test-fast lint typecheck bench bench-history clean iam-policy
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mllens needs Python >= 3.11")'
@@ -33,6 +33,10 @@ typecheck: install
 # Scan benchmark under AWS-like latency and limits: make bench ARGS='--rescan --serial'
 bench: install
 	$(BIN)/python bench/scan_bench.py $(ARGS)
+
+# Findings-history benchmark on SQLite and PostgreSQL: make bench-history ARGS='--engines sqlite'
+bench-history: install
+	$(BIN)/python bench/history_bench.py $(ARGS)
 
 # Regenerate the shipped IAM policies after a collector's actions change (tests/test_iam.py).
 iam-policy: install

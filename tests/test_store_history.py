@@ -202,6 +202,19 @@ def test_history_muted_finding_stored_muted_and_unmuted_on_expiry(
     assert len(hstore.finding_events(now.key)) == 2 and s2 > s1
 
 
+def test_history_scan_without_mute_file_keeps_mutes(hstore: Store, clock: Clock) -> None:
+    """A scan given no mute file leaves mutes as they were; an empty mute file clears them."""
+    mutes = MuteSet((MuteRule("accepted", check=C1),), "mutes.yaml")
+    write_scan(hstore, clock, D1, {A: [finding(C1, A, "r1", F, D1)]}, mutes=mutes)
+    _, w2 = write_scan(hstore, clock, D2, {A: [finding(C1, A, "r1", F, D2)]})
+    [kept] = hstore.findings()
+    assert kept.muted and w2[A].events == 0
+    _, w3 = write_scan(hstore, clock, D3, {A: [finding(C1, A, "r1", F, D3)]},
+                       mutes=MuteSet((), "empty.yaml"))
+    [cleared] = hstore.findings()
+    assert not cleared.muted and cleared.mute is None and w3[A].events == 1
+
+
 def test_history_mute_by_tag_reads_resource_and_evidence_tags(
     hstore: Store, clock: Clock
 ) -> None:

@@ -126,7 +126,8 @@ class Store:
         `coverage` holds (region, kind, state, reason); `complete_scopes` holds the
         (region, check_id) pairs whose check ran with complete inputs. Only there can a
         finding that is no longer reported become GONE (and resolve, if it was open).
-        `mutes` marks the reported findings its rules match (as of the scan's start) muted.
+        `mutes` marks the reported findings its rules match (as of the scan's start) muted,
+        and the others unmuted; without it, every finding keeps the mute it had.
         """
         writes.check_account(account_id, results, gaps, resources)
         now = self.clock()

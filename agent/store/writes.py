@@ -360,7 +360,10 @@ def write_findings(
     for key, result in reported.items():
         known = existing.get(key)
         mute_id = mute_ids.get(key)
-        if mute_id is None and known is not None and known.state.mute_id in lapsed:
+        if known is not None and mute_id is None and (
+            mutes is None or known.state.mute_id in lapsed
+        ):
+            # Without a mute file the scan says nothing about mutes: they stay as they were.
             # An expired rule already reads as not applying (see agent.mutes); recording
             # "unmuted" again would rewrite every finding it covered, for no new information.
             mute_id = known.state.mute_id
