@@ -17,13 +17,13 @@ from agent.domain import Status
 from agent.mutes import MuteRule, MuteSet
 from agent.store import FindingFilter, FindingStatus, Store, StoreError
 from agent.store.engine import writer
+from agent.store.finding_writes import write_findings
 from agent.store.tables import (
     CoverageSetRecord,
     FindingEventRecord,
     ScanAccountRecord,
     ScanRecord,
 )
-from agent.store.writes import write_findings
 from tests.history_helpers import (
     C1,
     C2,

@@ -88,7 +88,7 @@ def demo(
 def scanned(n: int, total: int, outcome: ScanOutcome) -> None:
     failed = sum(r.status is Status.FAIL for r in outcome.results)
     err_console.print(f"scan {n}/{total} ({outcome.status}): {len(outcome.results)} results, "
-                      f"{failed} failed", highlight=False)
+                      f"{failed} failed", highlight=False, soft_wrap=True)
 
 
 def show_history(store: Any, scans: int, output_format: str) -> None:
@@ -104,4 +104,5 @@ def show_history(store: Any, scans: int, output_format: str) -> None:
     before, after = store.latest_finished(2)[::-1]
     history_render.diff(store.diff(before.id, after.id), "table", console)
     console.print("explore the history: mllens scans | mllens trends --per scan | mllens diff | "
-                  "mllens findings --as-of SCAN (each with the same --db)", highlight=False)
+                  "mllens findings --as-of SCAN (each with the same --db)", highlight=False,
+                  soft_wrap=True)

@@ -303,7 +303,7 @@ def where_is(store: Store) -> str:
 
 def empty_store(store: Store, output_format: str, fields: Sequence[str]) -> None:
     err_console.print(f"the store at {where_is(store)} holds no scans yet: run 'mllens scan' "
-                      "first", highlight=False)
+                      "first", highlight=False, soft_wrap=True)
     out.empty(output_format, fields)
 
 
@@ -378,7 +378,7 @@ def read_mute_file(path: Path | None) -> MuteSet | None:
         assert rule.expires is not None
         err_console.print(f"mllens: note: a mute in {path} expired on "
                           f"{rule.expires:%Y-%m-%d} and no longer applies ({rule.reason})",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     return mutes
 
 
@@ -389,7 +389,7 @@ def report_mutes(results: Sequence[Result], sink: MutingSink, code: int) -> int:
     if muted:
         err_console.print(f"{len(muted)} of {len(failed)} failed findings are muted by "
                           f"{sink.mutes.source} (list them: mllens findings --muted)",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     if code == EXIT_FAILED_FINDINGS and failed and failed <= muted:
         return EXIT_OK
     return code

@@ -18,31 +18,27 @@ Definitions (also in docs/history.md):
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from fnmatch import fnmatchcase
-from typing import Any, Literal, NamedTuple
+from typing import Literal
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.types import NullType
 from sqlmodel import col
 
-from agent.store import lifecycle
+from agent.store import replay
+from agent.store.finding_reads import mute_rows
 from agent.store.lifecycle import Brief
-from agent.store.reads import FindingFilter, mute_rows, scan_row
-from agent.store.rows import FindingStatus, MuteRow, ScanRow, ScanStatus
+from agent.store.reads import FindingFilter, scan_row
+from agent.store.rows import FindingStatus, MuteRow, ScanRow
 from agent.store.tables import (
     CoverageSetRecord,
-    FindingEventRecord,
-    FindingRecord,
     GapRecord,
     ScanAccountRecord,
     ScanRecord,
 )
-from agent.store.types import utc_from_raw
 
 GroupBy = Literal["pillar", "check", "account", "region", "severity", "all"]
 Per = Literal["day", "scan"]
@@ -119,133 +115,6 @@ class ScanSummary:
     muted: int
 
 
-# -- the replay --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Identity:
-    key: str
-    check_id: str
-    account_id: str
-    region: str
-    resource_arn: str
-    sub_resource: str
-    pillar: str
-
-
-@dataclass
-class _Replay:
-    """Each finding's `Brief` after each event, FAIL counts kept per (group, mute rule)."""
-
-    group_of: Callable[[int, Brief], str]
-    states: dict[int, Brief] = field(default_factory=dict)
-    opened_at: dict[int, datetime] = field(default_factory=dict)
-    failing: Counter[tuple[str, int | None]] = field(default_factory=Counter)
-
-    def apply(self, fid: int, ev: _Event) -> tuple[str, bool, bool, float]:
-        """Advance one finding; (group, became FAIL, left FAIL, seconds it had been FAIL)."""
-        prev = self.states.get(fid)
-        new = lifecycle.fold(prev, ev.status, ev.severity, ev.reason, ev.mute_id)
-        self.states[fid] = new
-        was_fail = prev is not None and prev.status == FAIL
-        is_fail = new.status == FAIL
-        if was_fail:
-            assert prev is not None
-            self.failing[(self.group_of(fid, prev), prev.mute_id)] -= 1
-        group = self.group_of(fid, new)
-        if is_fail:
-            self.failing[(group, new.mute_id)] += 1
-        seconds = 0.0
-        if is_fail and not was_fail:
-            self.opened_at[fid] = utc_from_raw(ev.at)
-        elif was_fail and not is_fail:
-            at = utc_from_raw(ev.at)
-            seconds = (at - self.opened_at.pop(fid, at)).total_seconds()
-        return group, is_fail and not was_fail, was_fail and not is_fail, seconds
-
-    def counts(self, mutes: dict[int, MuteRow], at: datetime) -> dict[str, tuple[int, int]]:
-        """(open, muted) per group, with mutes judged at `at`."""
-        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for (group, mute_id), n in self.failing.items():
-            if n:
-                mute = mutes.get(mute_id) if mute_id is not None else None
-                out[group][1 if mute is not None and mute.active(at) else 0] += n
-        return {g: (c[0], c[1]) for g, c in out.items()}
-
-
-class _Event(NamedTuple):
-    finding_id: int
-    scan_id: int
-    at: Any  # as the driver returns it: parsed only when a duration needs it
-    status: str
-    severity: str
-    reason: str
-    mute_id: int | None
-
-
-def _identities(session: Session, where: FindingFilter) -> dict[int, _Identity]:
-    t = FindingRecord
-    q = select(
-        col(t.id), col(t.key), col(t.check_id), col(t.account_id), col(t.region),
-        col(t.resource_arn), col(t.sub_resource), col(t.pillar),
-    ).where(*where.identity_clauses())
-    rows: list[Any] = list(session.connection().execute(q))
-    return {row[0]: _Identity(*row[1:]) for row in rows}
-
-
-def _events(
-    session: Session, where: FindingFilter, until_scan: int | None
-) -> Iterator[_Event]:
-    """Slim events in scan order, identity filters applied in SQL."""
-    e = FindingEventRecord
-    q = select(
-        col(e.finding_id), col(e.scan_id), type_coerce(col(e.at), NullType()), col(e.status),
-        col(e.severity), col(e.reason), col(e.mute_id),
-    )
-    clauses = where.identity_clauses()
-    if clauses:
-        q = q.join(FindingRecord, col(FindingRecord.id) == col(e.finding_id)).where(*clauses)
-    if until_scan is not None:
-        q = q.where(col(e.scan_id) <= until_scan)
-    q = q.order_by(col(e.scan_id), col(e.id))
-    # On the connection: Core rows, without the ORM's per-row bookkeeping.
-    for row in session.connection().execute(q).yield_per(5000):
-        yield _Event(*row)
-
-
-
-class _Scan(NamedTuple):
-    id: int
-    started_at: datetime
-
-
-def _finished_scans(session: Session) -> list[_Scan]:
-    q = (
-        select(col(ScanRecord.id), col(ScanRecord.started_at))
-        .where(col(ScanRecord.status) != ScanStatus.RUNNING.value)
-        .order_by(col(ScanRecord.id))
-    )
-    rows: list[Any] = list(session.execute(q))
-    return [_Scan(i, at) for i, at in rows]
-
-
-def _grouper(by: str, ident: dict[int, _Identity]) -> Callable[[int, Brief], str]:
-    if by == "severity":
-        return lambda _fid, state: state.severity
-    if by == "all":
-        return lambda _fid, _state: "all"
-    attr = {"pillar": "pillar", "check": "check_id", "account": "account_id",
-            "region": "region"}[by]
-    return lambda fid, _state: getattr(ident[fid], attr)
-
-
-def _glob_ok(where: FindingFilter, ident: dict[int, _Identity]) -> set[int] | None:
-    """Finding ids a glob resource filter keeps (SQL cannot), or None for no such filter."""
-    if where.resource is None or not set("*?[") & set(where.resource):
-        return None
-    return {fid for fid, i in ident.items() if fnmatchcase(i.resource_arn, where.resource)}
-
-
 # -- trends ------------------------------------------------------------------------------------
 
 
@@ -269,7 +138,7 @@ def trends(
     if per not in ("day", "scan"):
         raise ValueError(f"unknown bucket {per!r}; use day or scan")
     where = where or FindingFilter()
-    scans = _finished_scans(session)
+    scans = replay.finished_scans(session)
     buckets = _buckets(scans, per)
     keys = [b for b in dict.fromkeys(buckets.values())
             if (since is None or b[1] >= _floor(since, per))
@@ -281,9 +150,9 @@ def trends(
         return []
     last_scan = {b: s.id for s in scans if (b := buckets[s.id]) in wanted}
     scan_time = {s.id: s.started_at for s in scans}
-    ident = _identities(session, where)
-    keep = _glob_ok(where, ident)
-    replay = _Replay(_grouper(by, ident))
+    ident = replay.identities(session, where)
+    keep = replay.glob_keep(where, ident)
+    folded = replay.Replay(replay.grouper(by, ident))
     mutes = mute_rows(session)
     flows: dict[tuple[tuple[str, datetime], str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
     snapshots: dict[tuple[str, datetime], dict[str, tuple[int, int]]] = {}
@@ -294,17 +163,17 @@ def trends(
         for b, sid in last_scan.items():
             if sid <= scan_id and sid in pending:
                 pending.discard(sid)
-                snapshots[b] = replay.counts(mutes, scan_time[sid])
+                snapshots[b] = folded.counts(mutes, scan_time[sid])
 
     current = None
-    for ev in _events(session, where, end):
+    for ev in replay.events(session, where, end):
         if ev.finding_id not in ident or (keep is not None and ev.finding_id not in keep):
             continue
         if ev.scan_id != current:
             if current is not None:
                 snapshot_through(ev.scan_id - 1)
             current = ev.scan_id
-        group, opened, resolved, seconds = replay.apply(ev.finding_id, ev)
+        group, opened, resolved, seconds = folded.apply(ev.finding_id, ev)
         bucket = buckets.get(ev.scan_id)
         if bucket in wanted:
             flow = flows[(bucket, group)]
@@ -315,7 +184,7 @@ def trends(
     return _points(keys, last_scan, snapshots, flows, per)
 
 
-def _buckets(scans: Sequence[_Scan], per: str) -> dict[int, tuple[str, datetime]]:
+def _buckets(scans: Sequence[replay.Scan], per: str) -> dict[int, tuple[str, datetime]]:
     out = {}
     for s in scans:
         if per == "scan":
@@ -365,19 +234,19 @@ def diff(
     """What changed between the states after two scans (in either order of ids)."""
     where = where or FindingFilter()
     assert before.id is not None and after.id is not None
-    ident = _identities(session, where)
-    keep = _glob_ok(where, ident)
-    replay = _Replay(lambda _fid, _state: "")
+    ident = replay.identities(session, where)
+    keep = replay.glob_keep(where, ident)
+    folded = replay.Replay(lambda _fid, _state: "")
     first, second = sorted((before.id, after.id))
     at_first: dict[int, Brief] | None = None
-    for ev in _events(session, where, second):
+    for ev in replay.events(session, where, second):
         if ev.finding_id not in ident or (keep is not None and ev.finding_id not in keep):
             continue
         if at_first is None and ev.scan_id > first:
-            at_first = dict(replay.states)
-        replay.apply(ev.finding_id, ev)
-    states_first = at_first if at_first is not None else dict(replay.states)
-    a, b = (states_first, replay.states) if before.id <= after.id else (replay.states,
+            at_first = dict(folded.states)
+        folded.apply(ev.finding_id, ev)
+    states_first = at_first if at_first is not None else dict(folded.states)
+    a, b = (states_first, folded.states) if before.id <= after.id else (folded.states,
                                                                         states_first)
     mutes = mute_rows(session)
     entries = []
@@ -477,7 +346,7 @@ def scan_summaries(session: Session, limit: int | None = None) -> list[ScanSumma
 def _per_scan_totals(session: Session, ids: set[int]) -> dict[int, tuple[int, int, int, int]]:
     """(new, resolved, open, muted) after each scan in `ids`, from one replay."""
     scans = dict(session.execute(select(col(ScanRecord.id), col(ScanRecord.started_at))).all())
-    replay = _Replay(lambda _fid, _state: "all")
+    folded = replay.Replay(lambda _fid, _state: "all")
     mutes = mute_rows(session)
     flows: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     out: dict[int, tuple[int, int, int, int]] = {}
@@ -489,14 +358,14 @@ def _per_scan_totals(session: Session, ids: set[int]) -> dict[int, tuple[int, in
         while pos < len(order) and order[pos] <= scan_id:
             sid = order[pos]
             if sid in ids:
-                open_, muted = replay.counts(mutes, scans[sid]).get("all", (0, 0))
+                open_, muted = folded.counts(mutes, scans[sid]).get("all", (0, 0))
                 new, resolved = flows.get(sid, (0, 0))
                 out[sid] = (new, resolved, open_, muted)
             pos += 1
 
-    for ev in _events(session, FindingFilter(), None):
+    for ev in replay.events(session, FindingFilter(), None):
         close_through(ev.scan_id - 1)
-        _, opened, resolved, _ = replay.apply(ev.finding_id, ev)
+        _, opened, resolved, _ = folded.apply(ev.finding_id, ev)
         flows[ev.scan_id][0] += opened
         flows[ev.scan_id][1] += resolved
     close_through(max(order) if order else 0)

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, utcnow
 from agent.mutes import MuteSet
-from agent.store import history, migrate, reads, writes
+from agent.store import finding_reads, finding_writes, history, migrate, reads, writes
 from agent.store.engine import make_engine, writer
 from agent.store.engine import where as place
 from agent.store.errors import StoreError, UnknownScan, describe
@@ -139,7 +139,7 @@ class Store:
             writes.record_account(s, scan_id, account_id, seen_at, coverage_set)
             writes.write_gaps(s, scan_id, gaps)
             writes.write_resources(s, scan_id, account_id, resources, seen_at, prev)
-            return writes.write_findings(
+            return finding_writes.write_findings(
                 s, scan, account_id, results, resources, complete_scopes, now, prev, mutes
             )
 
@@ -250,7 +250,7 @@ class Store:
         where = _merge(where, legacy)
         with self._session("reading findings") as s:
             if scan_id is None and at is None:
-                return reads.current_findings(s, where, self.clock())
+                return finding_reads.current_findings(s, where, self.clock())
             if scan_id is not None:
                 rec = s.get(ScanRecord, scan_id)
             else:
@@ -263,8 +263,8 @@ class Store:
             assert rec.id is not None
             when = at or rec.started_at
             if rec.id == reads.latest_scan_id(s):
-                return reads.current_findings(s, where, when)
-            return reads.findings_as_of(s, where, rec.id, when)
+                return finding_reads.current_findings(s, where, when)
+            return finding_reads.findings_as_of(s, where, rec.id, when)
 
     def resolve_scan(self, ref: str | int) -> ScanRow:
         """A scan by id, uid, uid prefix, or ISO 8601 time (the latest finished scan started
@@ -330,7 +330,7 @@ class Store:
                 fid = s.scalar(
                     select(col(FindingRecord.id)).where(col(FindingRecord.key) == key_or_id)
                 )
-            return reads.event_rows(s, [fid]) if fid is not None else []
+            return finding_reads.event_rows(s, [fid]) if fid is not None else []
 
 
 def _merge(where: FindingFilter | None, legacy: FindingFilter) -> FindingFilter:
