@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agent.emulator.seed import DEMO_REGIONS, seed_demo
+from agent.emulator.seed import DEMO_REGIONS, seed_region
 from agent.emulator.server import Emulator
 from agent.store import FindingStatus, Store
 
@@ -33,8 +33,8 @@ def _by(rows: list[Any], check: str, name: str) -> dict[str, Any]:
 
 
 def test_demo_scans_a_changing_estate_and_prints_history(tmp_path: Path) -> None:
-    """`mllens demo` scans three times with fixes, regressions and a deletion in between,
-    then prints a trend and a diff; the store holds exactly those changes."""
+    """`mllens demo` scans the organisation three times with fixes, regressions and a deletion
+    in between, then prints a trend and a diff; the store holds exactly those changes."""
     db = tmp_path / "demo.db"
     proc = mllens("demo", "--db", str(db), "-o", "json")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -47,18 +47,20 @@ def test_demo_scans_a_changing_estate_and_prints_history(tmp_path: Path) -> None
         resolved = {(e.check_id, e.resource_arn.rsplit("/", 1)[-1]) for e in fixed.of("resolved")}
         assert ("glue_job_secrets_in_arguments", "clickstream-export") in resolved
         assert ("sagemaker_notebook_root_access_enabled", "intern-sandbox") in resolved
+        assert not fixed.of("new")
         broken = store.diff(s2, s3)
         new = {(e.check_id, e.resource_arn.rsplit("/", 1)[-1]) for e in broken.of("new")}
         assert ("sagemaker_notebook_root_access_enabled", "quick-experiment") in new
         rows = store.findings(status=None)
-        failed = _by(rows, "sagemaker_endpoint_unhealthy_status", "search-rank")
-        assert {r: f.status for r, f in failed.items()} == {
+        single = _by(rows, "sagemaker_endpoint_config_initial_instance_count_le_1", "forecast-cfg")
+        assert {r: f.status for r, f in single.items()} == {
             "us-east-1": FindingStatus.GONE, "eu-west-1": FindingStatus.GONE}
-        # eu-west-1 cannot read alarms: there the deleted endpoint's alarm findings are left
-        # as they were (missing), never resolved; us-east-1 saw everything and marks them GONE.
-        alarm = _by(rows, "sagemaker_endpoint_no_latency_alarm", "search-rank")
+        assert {f.resolved_scan_id for f in single.values()} == {s3}
+        # ml-prod cannot read alarms in eu-west-1: there the deleted endpoint's alarm finding
+        # is left as it was (missing), never resolved; us-east-1 saw everything: GONE.
+        alarm = _by(rows, "sagemaker_endpoint_no_latency_alarm", "forecast-legacy")
         assert alarm["us-east-1"].status == FindingStatus.GONE
-        assert alarm["eu-west-1"].status != FindingStatus.GONE
+        assert alarm["eu-west-1"].status == FindingStatus.UNKNOWN
         assert alarm["eu-west-1"].missing_since_scan_id == s3
 
 
@@ -74,18 +76,17 @@ def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:
         "    owner: ml-platform\n"
     )
     db = tmp_path / "muted.db"
+    region = DEMO_REGIONS[0]
     with Emulator() as emu:
-        seed_demo(emu)
-        args = ["scan", "--endpoint-url", emu.url, "--db", str(db), "--mute-file", str(mutes),
-                "--checks", "sagemaker_notebook_root_access_enabled", "-o", "json"]
-        for region in DEMO_REGIONS:
-            args += ["-r", region]
-        proc = mllens(*args)
+        seed_region(emu, region)
+        proc = mllens("scan", "--endpoint-url", emu.url, "--db", str(db), "-r", region,
+                      "--mute-file", str(mutes), "--checks",
+                      "sagemaker_notebook_root_access_enabled", "-o", "json")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"2 of 2 failed findings are muted by {mutes}" in proc.stderr
+    assert f"1 of 1 failed findings are muted by {mutes}" in proc.stderr
     listed = mllens("findings", "--db", str(db), "--muted", "-o", "json")
     rows = json.loads(listed.stdout)
-    assert listed.returncode == 0 and {r["region"] for r in rows} == set(DEMO_REGIONS)
+    assert listed.returncode == 0 and {r["region"] for r in rows} == {region}
     assert {(r["check_id"], r["resource_arn"].rsplit("/", 1)[-1], r["mute_owner"])
             for r in rows} == {("sagemaker_notebook_root_access_enabled", "intern-sandbox",
                                 "ml-platform")}

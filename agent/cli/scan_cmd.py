@@ -36,8 +36,8 @@ from agent.cli.common import (
     split_names,
 )
 from agent.cli.coverage_cmd import print_matrix
-from agent.cli.report_cmd import format_help, scan_output
 from agent.cli.history_cmd import read_mute_file, report_mutes
+from agent.cli.report_cmd import format_help, scan_output
 from agent.collectors import CollectOptions
 from agent.domain import Result, Severity, Status
 from agent.mutes import MutingSink
