@@ -14,6 +14,7 @@ import pytest
 
 from agent.emulator.seed import DEMO_REGIONS, seed_demo
 from agent.emulator.server import Emulator
+from agent.store import Store
 
 pytestmark = pytest.mark.emulator
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.emulator
 @pytest.fixture(scope="module")
 def estate() -> Iterator[Emulator]:
     with Emulator() as emu:
+        emu.reset()  # moto's state is process-wide: start from an empty cloud
         seed_demo(emu)
         yield emu
 
@@ -205,11 +207,11 @@ def test_scan_with_undescribed_resources_is_partial(estate: Emulator, tmp_path: 
     finally:
         estate.faults.clear()
     assert proc.returncode == 3, proc.stderr[-2000:]
-    with sqlite3.connect(tmp_path / "x.db") as con:
-        assert con.execute("SELECT status FROM scans").fetchall() == [("partial",)]
-        state, reason = con.execute(
-            "SELECT state, reason FROM coverage WHERE kind = 'notebook_instances'").fetchone()
-    assert state == "partial" and "not fully described" in reason
+    with Store.open(f"sqlite:///{tmp_path / 'x.db'}", migrate=False) as store:
+        [scan] = store.latest_scans(2)
+        [row] = [c for c in store.coverage(scan.id) if c.kind == "notebook_instances"]
+    assert scan.status == "partial"
+    assert row.state == "partial" and row.reason and "not fully described" in row.reason
 
 
 @pytest.mark.parametrize(

@@ -78,10 +78,14 @@ def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:
     db = tmp_path / "muted.db"
     region = DEMO_REGIONS[0]
     with Emulator() as emu:
-        seed_region(emu, region)
-        proc = mllens("scan", "--endpoint-url", emu.url, "--db", str(db), "-r", region,
-                      "--mute-file", str(mutes), "--checks",
-                      "sagemaker_notebook_root_access_enabled", "-o", "json")
+        emu.reset()  # moto's state is process-wide: start from, and leave, an empty cloud
+        try:
+            seed_region(emu, region)
+            proc = mllens("scan", "--endpoint-url", emu.url, "--db", str(db), "-r", region,
+                          "--mute-file", str(mutes), "--checks",
+                          "sagemaker_notebook_root_access_enabled", "-o", "json")
+        finally:
+            emu.reset()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"1 of 1 failed findings are muted by {mutes}" in proc.stderr
     listed = mllens("findings", "--db", str(db), "--muted", "-o", "json")

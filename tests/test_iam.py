@@ -95,6 +95,7 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counter[str]]:
     """Every `service:Operation` one full scan (all checks, demo regions) makes."""
     structlog.reset_defaults()
     with Emulator() as emu:
+        emu.reset()  # moto's state is process-wide: start from an empty cloud
         seed_demo(emu)
         _named_job_definitions(emu)
         store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('iam') / 'iam.db'}")
