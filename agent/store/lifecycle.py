@@ -1,7 +1,9 @@
 """The finding lifecycle as a pure state machine.
 
 The same `advance` function updates a finding when a scan is written and replays its events
-when a past scan is viewed, so the two can never disagree.
+when a past scan is viewed, so the two can never disagree. `fold` is its cheap cut for history
+queries over many events (status, severity, reason, mute only); a property test replays random
+histories through both and requires them to agree.
 
 Rules:
 - A finding is open while its latest known status is FAIL.
