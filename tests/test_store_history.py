@@ -218,12 +218,17 @@ def test_history_scan_without_mute_file_keeps_mutes(hstore: Store, clock: Clock)
 def test_history_mute_by_tag_reads_resource_and_evidence_tags(
     hstore: Store, clock: Clock
 ) -> None:
-    """A tag rule matches tags found in the resource's data or in the finding's evidence."""
+    """A tag rule matches tags found in the resource's data (as the tags collector records
+    them, beside the resource under the same ARN) or in the finding's evidence."""
     from agent.domain import Kind, Resource
 
     rule = MuteRule("sandbox", tags={"env": "sand*"})
-    tagged = Resource(Kind.ENDPOINTS, finding(C1, A, "r1", F, D1).resource_arn, "r1", A, REGION,
-                      {"Tags": [{"Key": "env", "Value": "sandbox"}]})
+    r1 = finding(C1, A, "r1", F, D1).resource_arn
+    tagged = [
+        Resource(Kind.TAGS, r1, r1, A, REGION,
+                 {"ResourceARN": r1, "Tags": [{"Key": "env", "Value": "sandbox"}]}),
+        Resource(Kind.ENDPOINTS, r1, "r1", A, REGION, {"EndpointName": "r1"}),
+    ]
     clock.now = D1
     sid = hstore.start_scan({})
     hstore.write_account(
@@ -231,7 +236,7 @@ def test_history_mute_by_tag_reads_resource_and_evidence_tags(
         [finding(C1, A, "r1", F, D1),
          finding(C1, A, "r2", F, D1, evidence={"tags": {"env": "sandbox-2"}}),
          finding(C1, A, "r3", F, D1, evidence={"tags": {"env": "prod"}})],
-        [], [tagged], [], set(), mutes=MuteSet((rule,)),
+        [], tagged, [], set(), mutes=MuteSet((rule,)),
     )
     assert {k[1]: r.muted for k, r in by_resource(hstore.findings()).items()} == {
         "r1": True, "r2": True, "r3": False}

@@ -189,13 +189,18 @@ def _mutes_for(
     """The mute rule id for each reported finding key, matched at the scan's start time."""
     if mutes is None or not mutes.rules:
         return {}
-    data = {r.arn: r.data for r in resources}
+    # The tags collector records a resource's tags as a resource of its own under the same
+    # ARN; merge what every record of an ARN says.
+    tags_by_arn: dict[str, dict[str, str]] = {}
+    for res in resources:
+        found = tags_of(res.data)
+        if found:
+            tags_by_arn.setdefault(res.arn, {}).update(found)
     matched: dict[str, MuteRule] = {}
     for key, r in reported.items():
-        rule = mutes.match(
-            r.check_id, r.account_id, r.region, r.resource_arn,
-            tags_of(data.get(r.resource_arn), r.evidence), scan.started_at,
-        )
+        tags = {**tags_by_arn.get(r.resource_arn, {}), **tags_of(r.evidence)}
+        rule = mutes.match(r.check_id, r.account_id, r.region, r.resource_arn, tags,
+                           scan.started_at)
         if rule is not None:
             matched[key] = rule
     # Rules are few: key each distinct one once (a rule holds a dict, so it is not hashable).
