@@ -107,6 +107,25 @@ def test_migrations_store_open_refuses_unknown_revision(db_url: str) -> None:
         engine.dispose()
     with pytest.raises(StoreError, match="revision ffff, unknown to this mllens"):
         Store.open(db_url)
+    with pytest.raises(StoreError, match="revision ffff, unknown to this mllens"):
+        upgrade(db_url)  # `mllens db upgrade`: the same one line, not Alembic's CommandError
+
+
+def test_migrations_store_open_refuses_a_foreign_sqlite_file(sqlite_url: str) -> None:
+    """A SQLite file holding another program's tables is not turned into a store."""
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"))
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError, match="not an mllens store .*users"):
+        Store.open(sqlite_url)
+    engine = make_engine(sqlite_url)
+    try:
+        assert current_revision(engine) is None
+    finally:
+        engine.dispose()
 
 
 def test_migrations_store_open_refuses_unversioned_tables(engine: Engine, db_url: str) -> None:

@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import aioboto3
+import platformdirs
 import typer
 
 from agent.cli.common import EXIT_OK, err_console, fail, resolve_db
 from agent.cli.scan_cmd import exclusive, execute, render
 from agent.domain import Status
+from agent.logs import configure
 from agent.scan import ScanOutcome, ScanRequest
 from agent.targets import TargetSpec
 from checks import all_checks
 
 
+def quiet_unless_asked(ctx: typer.Context) -> None:
+    """The demo's warnings (a denied API, a role it cannot assume) are the point of the demo
+    and shown in its tables; as log lines too they would only bury them. An explicit
+    --log-level or MLLENS_LOG_LEVEL still wins."""
+    root = ctx.find_root()
+    # By name: typer ships its own copy of click, whose ParameterSource is another enum.
+    source = root.get_parameter_source("log_level")
+    if source is not None and source.name == "DEFAULT":
+        configure("error", json=root.params.get("log_json"))
+
+
+def fresh_demo_store() -> str:
+    """The demo's own SQLite file, emptied first: its fake accounts must not mix into the
+    store real scans use, and a second run should show what the first showed."""
+    path = Path(platformdirs.user_data_dir("mllens")) / "demo.db"
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            stale.unlink(missing_ok=True)
+        except OSError as exc:
+            fail(f"cannot reset the demo store {stale}: {exc.strerror}")
+    return f"sqlite:///{path}"
+
+
 def demo(
+    ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option(help="Store URL or SQLite file path. Default: the user data directory's "
-                     "mllens.db, as for 'mllens scan'."),
+        typer.Option(help="Store URL or SQLite file path, kept as it is. Default: demo.db in "
+                     "the user data directory, started afresh each run and never the store "
+                     "real scans use."),
     ] = None,
     output_format: Annotated[
         str, typer.Option("--output-format", "-o", help="table, json or csv.")
@@ -29,6 +58,7 @@ def demo(
     """Start an emulated AWS organisation, seed ML estates in its accounts and scan it
     through the audit role; change the estates and scan again (twice), then show the trend
     and what changed in the last scan."""
+    quiet_unless_asked(ctx)
     try:
         from agent.emulator.churn import demo_steps
         from agent.emulator.org import demo_faults, seed_organization
@@ -39,7 +69,7 @@ def demo(
              "is missing)")
     from agent.store import Store, StoreError
 
-    url = resolve_db(db)
+    url = resolve_db(db) if db else fresh_demo_store()
     try:
         store = Store.open(url)
     except StoreError as exc:
@@ -81,7 +111,7 @@ def demo(
                                   session=session)
                 scanned(n, scans, outcome)
     render(outcome, output_format, None, set(), False, store_url=url)
-    show_history(store, scans, output_format)
+    show_history(store, scans, output_format, url)
     raise typer.Exit(EXIT_OK)
 
 
@@ -91,7 +121,7 @@ def scanned(n: int, total: int, outcome: ScanOutcome) -> None:
                       f"{failed} failed", highlight=False, soft_wrap=True)
 
 
-def show_history(store: Any, scans: int, output_format: str) -> None:
+def show_history(store: Any, scans: int, output_format: str, url: str) -> None:
     """The trend over the demo's scans and the diff of its last two, for people (on stderr
     when the findings went to stdout as JSON or CSV)."""
     from rich.console import Console
@@ -103,6 +133,7 @@ def show_history(store: Any, scans: int, output_format: str) -> None:
     console.print(history_render.trend_table(points, "pillar", "scan"))
     before, after = store.latest_finished(2)[::-1]
     history_render.diff(store.diff(before.id, after.id), "table", console)
-    console.print("explore the history: mllens scans | mllens trends --per scan | mllens diff | "
-                  "mllens findings --as-of SCAN (each with the same --db)", highlight=False,
-                  soft_wrap=True)
+    db = shlex.quote(url.removeprefix("sqlite:///"))
+    console.print(f"explore the history: mllens scans --db {db}  (then trends --per scan, "
+                  "diff, findings --as-of SCAN, coverage, report --format html, each with the "
+                  "same --db)", highlight=False, soft_wrap=True, markup=False)

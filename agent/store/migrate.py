@@ -84,19 +84,34 @@ def needs_upgrade(engine_or_url: Engine | str | URL) -> bool:
     return current_revision(engine_or_url) != head_revision()
 
 
-def has_tables(engine: Engine) -> bool:
-    """Whether any of our tables exist, migrated or not."""
+def table_names(engine: Engine) -> set[str]:
     try:
         with engine.connect() as conn:
-            existing = set(inspect(conn).get_table_names())
+            return set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot inspect {where(engine)}: {describe(exc)}") from exc
-    return bool(existing & set(metadata.tables))
+
+
+def has_tables(engine: Engine) -> bool:
+    """Whether any of our tables exist, migrated or not."""
+    return bool(table_names(engine) & set(metadata.tables))
+
+
+def foreign_tables(engine: Engine) -> set[str]:
+    """Tables that are neither ours nor our version table: someone else's data."""
+    return table_names(engine) - set(metadata.tables) - {VERSION_TABLE}
 
 
 def upgrade(engine_or_url: Engine | str | URL, revision: str = "head") -> None:
-    """Migrate the database to `revision` in one transaction."""
+    """Migrate the database to `revision` in one transaction. A schema written by a newer
+    mllens is refused in one line, not handed to Alembic (which cannot find its revision)."""
     with _engine(engine_or_url) as engine:
+        current = current_revision(engine)
+        if current is not None and not is_known_revision(current):
+            raise StoreError(
+                f"{where(engine)} has schema revision {current}, unknown to this mllens "
+                "(written by a newer version?); upgrade mllens instead"
+            )
         try:
             with migration_connection(engine) as conn:
                 command.upgrade(alembic_config(conn), revision)

@@ -377,6 +377,15 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
             raise StoreError(
                 f"{place(engine)} holds mllens tables but no schema version; refusing to touch it"
             )
+        others = migrate.foreign_tables(engine)
+        if others and engine.dialect.name == "sqlite":
+            # A SQLite file is one store: adding our tables to another program's file would mix
+            # the two (a PostgreSQL database may be shared on purpose, so it is not refused).
+            names = ", ".join(sorted(others)[:5])
+            raise StoreError(
+                f"{place(engine)} is not an mllens store (it holds other tables: {names}); "
+                "point --db at a new file"
+            )
         migrate.upgrade(engine)
         return
     if not migrate.is_known_revision(current):
