@@ -82,12 +82,22 @@ def pg_database(pg_admin_url: URL) -> Iterator[URL]:
 
 
 @pytest.fixture
-def pg_url(pg_database: URL) -> str:
+def new_pg_url(pg_database: URL) -> Callable[[], str]:
+    """Makes URLs whose connections live in a fresh, empty schema of the session's database."""
+
+    def make() -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(_libpq(pg_database), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        return _render(pg_database.update_query_dict({"options": f"-csearch_path={schema}"}))
+
+    return make
+
+
+@pytest.fixture
+def pg_url(new_pg_url: Callable[[], str]) -> str:
     """A URL whose connections live in a fresh, empty schema of the session's database."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(pg_database), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return _render(pg_database.update_query_dict({"options": f"-csearch_path={schema}"}))
+    return new_pg_url()
 
 
 @pytest.fixture

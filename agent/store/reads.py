@@ -133,6 +133,9 @@ def scan_row(r: ScanRecord) -> ScanRow:
         summary=r.summary,
         error=r.error,
         tool_version=r.tool_version,
+        target_key=r.target_key,
+        run_key=r.run_key,
+        shard_count=r.shard_count,
     )
 
 

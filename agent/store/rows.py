@@ -55,6 +55,10 @@ class ScanRow:
     summary: Mapping[str, Any]
     error: str | None
     tool_version: str
+    target_key: str | None = None
+    # Sharded scans: the run every shard named, and how many shards it has.
+    run_key: str | None = None
+    shard_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

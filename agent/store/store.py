@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, utcnow
 from agent.mutes import MuteSet
-from agent.store import finding_reads, finding_writes, history, migrate, reads, writes
+from agent.store import finding_reads, finding_writes, history, migrate, reads, runs, writes
 from agent.store.engine import make_engine, writer
 from agent.store.engine import where as place
 from agent.store.errors import StoreError, UnknownScan, describe
@@ -92,9 +92,15 @@ class Store:
     # -- scans ---------------------------------------------------------------------------------
 
     def start_scan(
-        self, scope: Mapping[str, Any], *, uid: str | None = None, version: str | None = None
+        self,
+        scope: Mapping[str, Any],
+        *,
+        uid: str | None = None,
+        version: str | None = None,
+        target_key: str | None = None,
     ) -> int:
-        """Record a running scan; its id. `uid` lets the caller reuse the id it logs with."""
+        """Record a running scan; its id. `uid` lets the caller reuse the id it logs with;
+        `target_key` names the targets (`agent.targets.TargetSpec.key`)."""
         with self._session("starting a scan", write=True) as s:
             rec = ScanRecord(
                 uid=uid or str(uuid.uuid4()),
@@ -103,11 +109,78 @@ class Store:
                 scope=dict(scope),
                 summary={},
                 tool_version=version or tool_version(),
+                target_key=target_key,
             )
             s.add(rec)
             s.flush()
             assert rec.id is not None
             return rec.id
+
+    def join_run(
+        self,
+        run_key: str,
+        shard: int,
+        count: int,
+        scope: Mapping[str, Any],
+        *,
+        uid: str,
+        target_key: str,
+        version: str | None = None,
+    ) -> int:
+        """Join shard `shard` of `count` to the run's scan (created by the first shard); its id.
+        Raises `runs.RunConflict` when the run or this shard has already finished."""
+        with self._session(f"joining run {run_key}", write=True) as s:
+            return runs.join(s, run_key=run_key, shard=shard, count=count, scope=scope, uid=uid,
+                             target_key=target_key, now=self.clock(),
+                             version=version or tool_version())
+
+    def finish_shard(
+        self,
+        scan_id: int,
+        shard: int,
+        status: ScanStatus | str,
+        api_calls: int,
+        summary: Mapping[str, Any],
+        error: str | None = None,
+        *,
+        scope: Mapping[str, Any] | None = None,
+    ) -> ScanStatus:
+        """Record one shard's end; the scan's status afterwards (running until the last)."""
+        final = ScanStatus(status)
+        if final not in _FINAL:
+            raise ValueError(f"a shard cannot finish as {final.value!r}")
+        with self._session(f"finishing shard {shard} of scan {scan_id}", write=True) as s:
+            return runs.finish_shard(s, scan_id, shard, status=final, api_calls=api_calls,
+                                     summary=summary, error=error, scope=scope or {},
+                                     now=self.clock())
+
+    def close_stale(
+        self,
+        *,
+        exclusive: bool,
+        alive: Callable[[str, int, int], bool],
+        keep_run: str | None = None,
+        error: str = "interrupted: the process running it stopped before it finished",
+    ) -> list[int]:
+        """Close scans left running by stopped processes (see `runs.close_stale`); their ids."""
+        with self._session("closing stale scans", write=True) as s:
+            return runs.close_stale(s, now=self.clock(), error=error, exclusive=exclusive,
+                                    alive=alive, keep_run=keep_run)
+
+    def latest_of_targets(self, target_key: str, since: datetime) -> ScanRow | None:
+        """The latest complete or partial scan of these targets started at or after `since`."""
+        with self._session("reading scans") as s:
+            rec = runs.latest_of_targets(s, target_key, since)
+            return reads.scan_row(rec) if rec is not None else None
+
+    def shards(self, scan_id: int) -> list[dict[str, Any]]:
+        """A sharded scan's shards: number, status, times, API calls and error."""
+        with self._session("reading shards") as s:
+            return [
+                {"shard": r.shard, "status": r.status, "started_at": r.started_at,
+                 "finished_at": r.finished_at, "api_calls": r.api_calls, "error": r.error}
+                for r in runs.shard_rows(s, scan_id)
+            ]
 
     def write_account(
         self,

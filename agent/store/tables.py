@@ -39,7 +39,11 @@ class _Table(SQLModel, registry=registry(metadata=metadata)):
 
 class ScanRecord(_Table, table=True):
     __tablename__ = "scans"
-    __table_args__ = (_one_of("status", ScanStatus, "status"),)
+    __table_args__ = (
+        _one_of("status", ScanStatus, "status"),
+        # An index, not a constraint: SQLite adds it without rebuilding the table.
+        Index("ix_scans_run_key", "run_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(unique=True, max_length=36)
@@ -53,6 +57,35 @@ class ScanRecord(_Table, table=True):
     summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDoc)
     error: str | None = Field(default=None, sa_type=Text)
     tool_version: str
+    # A digest of the targets asked for (accounts, OUs, filters, role, regions; shards left
+    # out): scans of the same targets share it, so an agent can tell whether another one has
+    # already scanned them, and stale scans are closed only by a scan of the same targets.
+    target_key: str | None = Field(default=None, max_length=40, index=True)
+    # A scan run as N shards (`mllens scan --shard K/N --run-id ID`): every shard names the
+    # same run, joins this one row, and the row stays running until all N have finished.
+    run_key: str | None = Field(default=None, max_length=200)
+    shard_count: int | None = None
+
+
+class ScanShardRecord(_Table, table=True):
+    """One shard of a sharded scan: its own status and counts until the last one finishes,
+    when the scan's row takes the merged status, calls and summary."""
+
+    __tablename__ = "scan_shards"
+    __table_args__ = (
+        UniqueConstraint("scan_id", "shard"),
+        _one_of("status", ScanStatus, "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scan_id: int = Field(foreign_key="scans.id", ondelete="CASCADE")
+    shard: int  # K of K/N, from 1
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str
+    api_calls: int = 0
+    summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSONDoc)
+    error: str | None = Field(default=None, sa_type=Text)
 
 
 class CoverageSetRecord(_Table, table=True):
