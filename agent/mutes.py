@@ -286,6 +286,7 @@ def _expiry(value: Any, bad: Any) -> datetime | None:
 
 class _Store(Protocol):
     def start_scan(self, *args: Any, **kwargs: Any) -> int: ...
+    def join_run(self, *args: Any, **kwargs: Any) -> int: ...
     def write_account(self, *args: Any, **kwargs: Any) -> Any: ...
     def finish_scan(self, *args: Any, **kwargs: Any) -> None: ...
 
@@ -302,6 +303,11 @@ class MutingSink:
     def start_scan(self, scope: dict[str, Any], **kwargs: Any) -> int:
         rules = {"file": self.mutes.source, "rules": len(self.mutes.rules)}
         return self.store.start_scan({**scope, "mutes": rules}, **kwargs)
+
+    def join_run(self, run_key: str, shard: int, count: int, scope: dict[str, Any],
+                 **kwargs: Any) -> int:
+        rules = {"file": self.mutes.source, "rules": len(self.mutes.rules)}
+        return self.store.join_run(run_key, shard, count, {**scope, "mutes": rules}, **kwargs)
 
     def write_account(self, *args: Any, **kwargs: Any) -> Any:
         written = self.store.write_account(*args, mutes=self.mutes, **kwargs)

@@ -47,6 +47,7 @@ from agent.targets import (
     partition_of,
     plan_accounts,
     plan_regions,
+    run_key,
     service_regions,
 )
 from checks.base import Check
@@ -67,6 +68,18 @@ CoverageItem = tuple[str, str, str, str]
 
 class ScanError(Exception):
     """The scan as a whole could not run (no credentials, no account identity): exit code 1."""
+
+
+class AlreadyScanned(Exception):
+    """The targets were scanned since `ScanRequest.fresh_since`; nothing was started."""
+
+    def __init__(self, scan: Any) -> None:
+        super().__init__(f"scan {scan.id} ({scan.uid[:8]}) already covered these targets")
+        self.scan = scan
+
+
+# uuid5 namespace of sharded runs: every shard derives the same scan uid from the run key.
+_RUN_NAMESPACE = uuid.UUID("5b0b8a44-51d3-4a31-9c55-7a4f3f0e5a17")
 
 
 class Progress(Protocol):
@@ -106,6 +119,12 @@ class ScanRequest:
     collect: CollectOptions = field(default_factory=CollectOptions)
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
+    # With `targets.shard`: the run every shard of one sharded scan names (a schedule time,
+    # a Step Functions execution name ...); the shards join one scan under it.
+    run_id: str | None = None
+    # Skip the scan (AlreadyScanned) when a complete or partial scan of the same targets
+    # started at or after this time: another agent has done this run's work.
+    fresh_since: datetime | None = None
 
     @property
     def spec(self) -> TargetSpec:
@@ -126,6 +145,7 @@ class ScanRequest:
             "exclude": list(spec.exclude),
             "role_name": spec.role_name,
             "session_name": spec.session_name,
+            **({"shard": str(spec.shard), "run_id": self.run_id} if spec.shard else {}),
         }
 
 
@@ -152,6 +172,10 @@ class ScanOutcome:
     accounts: list[AccountOutcome]
     api_calls: int
     calls_by_operation: Counter[str]
+    # Sharded scans: this shard, and the whole scan's status after it (running until the
+    # last shard finishes). `status` is the shard's own.
+    shard: str | None = None
+    run_status: str | None = None
 
     @property
     def results(self) -> list[Result]:
@@ -169,7 +193,21 @@ class ScanOutcome:
 class Sink(Protocol):
     """Where finished accounts go: the store in production."""
 
-    def start_scan(self, scope: dict[str, Any], *, uid: str | None = None) -> int: ...
+    def start_scan(
+        self, scope: dict[str, Any], *, uid: str | None = None, target_key: str | None = None
+    ) -> int: ...
+
+    def join_run(
+        self, run_key: str, shard: int, count: int, scope: dict[str, Any], *, uid: str,
+        target_key: str,
+    ) -> int: ...
+
+    def finish_shard(
+        self, scan_id: int, shard: int, status: str, api_calls: int, summary: dict[str, Any],
+        error: str | None = None, *, scope: dict[str, Any] | None = None,
+    ) -> Any: ...
+
+    def latest_of_targets(self, target_key: str, since: datetime) -> Any: ...
 
     def write_account(
         self,
@@ -578,7 +616,31 @@ async def run_scan(
             },
             "skipped_accounts": [s.account_id for s in plan.skipped],
         }
-        scan_id = sink.start_scan(scope, uid=uid)
+        target_key = spec.key()
+        if req.fresh_since is not None:
+            prior = sink.latest_of_targets(target_key, req.fresh_since)
+            if prior is not None and prior.scope.get("caller") == caller.account_id:
+                raise AlreadyScanned(prior)
+        shard = spec.shard
+        if shard is not None:
+            if not req.run_id:
+                raise ScanError("a sharded scan needs a run ID shared by all its shards")
+            key = run_key(req.run_id, target_key)
+            uid = str(uuid.uuid5(_RUN_NAMESPACE, key))
+            structlog.contextvars.bind_contextvars(scan_id=uid, shard=str(shard))
+            scope["uid"] = uid
+            scan_id = sink.join_run(key, shard.index, shard.count, scope, uid=uid,
+                                    target_key=target_key)
+        else:
+            scan_id = sink.start_scan(scope, uid=uid, target_key=target_key)
+
+        def finish(status: str, summary: dict[str, Any], error: str | None) -> str:
+            if shard is None:
+                sink.finish_scan(scan_id, status, ctx.stats.total(), summary, error)
+                return status
+            return str(sink.finish_shard(scan_id, shard.index, status, ctx.stats.total(),
+                                         summary, error, scope=scope))
+
         env = _Env(ctx, req, spec, base, caller, caller_handle, home, progress, sink,
                    shared_loader(base))
         runner = _Runner(env, scan_id)
@@ -590,7 +652,7 @@ async def run_scan(
             status = "interrupted" if interrupted else "failed"
             error = "interrupted by a signal" if interrupted else f"{type(exc).__name__}: {exc}"
             try:
-                sink.finish_scan(scan_id, status, ctx.stats.total(), {}, error[:2000])
+                finish(status, {}, error[:2000])
             except Exception:  # boundary: already failing; the next start closes the scan
                 log.warning("finish_scan_failed", status=status, exc_info=True)
             raise
@@ -599,13 +661,16 @@ async def run_scan(
     all_gaps = [g for a in accounts for g in a.gaps]
     status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
     failure: str | None = None
-    if not read_anything(accounts):
+    summary = summarise(all_results, all_gaps, accounts)
+    if shard is not None and not accounts:
+        # More shards than accounts: this one had nothing to do, which is not a failure.
+        summary["empty_shard"] = True
+    elif not read_anything(accounts):
         # Every account skipped or failed, or every API denied: a scan that saw nothing must
         # not pass for a clean one (CI jobs gate on the exit code).
         status = "failed"
         failure = NOTHING_READ
-    sink.finish_scan(scan_id, status, ctx.stats.total(),
-                     summarise(all_results, all_gaps, accounts), failure)
+    run_status = finish(status, summary, failure)
     return ScanOutcome(
         uid=uid,
         scan_id=scan_id,
@@ -615,4 +680,6 @@ async def run_scan(
         accounts=sorted(accounts, key=lambda a: a.account_id),
         api_calls=ctx.stats.total(),
         calls_by_operation=ctx.stats.calls,
+        shard=str(shard) if shard is not None else None,
+        run_status=run_status,
     )

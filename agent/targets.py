@@ -14,6 +14,8 @@ reason, so the coverage report can show what was not scanned and why:
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +40,51 @@ _ORGANIZATIONS_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1",
 ENABLED = frozenset({"opt-in-not-required", "opted-in"})
 
 
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+MAX_SHARDS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Shard K of N: the accounts whose `shard_index` is K. Assignment hashes the account ID,
+    so an account stays in its shard whatever else the organisation gains or loses, and shards
+    that read the member list at slightly different times still never overlap."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.count <= MAX_SHARDS:
+            raise ValueError(f"shard count must be 1 to {MAX_SHARDS}, not {self.count}")
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: K must be 1 to N")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        m = _SHARD.match(text)
+        if not m:
+            raise ValueError(f"not a shard: {text!r} (use K/N, e.g. 2/3)")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    def owns(self, account_id: str) -> bool:
+        return shard_index(account_id, self.count) == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def run_key(run_id: str, target_key: str) -> str:
+    """What the shards of one run share: the run ID, qualified by the targets, so two target
+    sets that name runs the same way (by schedule time, say) never join each other's scan."""
+    return f"{run_id}@{target_key[:16]}"
+
+
+def shard_index(account_id: str, count: int) -> int:
+    """Which of `count` shards scans an account (1-based)."""
+    digest = hashlib.sha256(account_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
     """The accounts and regions to scan. Empty fields mean the defaults described here.
@@ -55,6 +102,7 @@ class TargetSpec:
     external_id: str | None = None
     session_name: str = "mllens"
     regions: tuple[str, ...] = ()  # empty: each account's enabled regions
+    shard: Shard | None = None  # only this shard's share of the accounts
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -82,6 +130,21 @@ class TargetSpec:
         if self.external_id and not self.role_name:
             out.append("an external ID needs a role name to assume")
         return out
+
+    def key(self) -> str:
+        """A digest naming these targets: which accounts and regions. Not the role, session or
+        shard: those change how, not what, is scanned. (Whose credentials resolve "the
+        caller's account" is told apart by the scan's recorded caller.)"""
+        doc = {
+            "organization": self.discovers,
+            "ou_ids": sorted(self.ou_ids),
+            "accounts": sorted(self.accounts),
+            "include": sorted(self.include),
+            "exclude": sorted(self.exclude),
+            "regions": sorted(self.regions),
+        }
+        raw = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
 
     @property
     def discovers(self) -> bool:
@@ -231,6 +294,10 @@ def plan_accounts(
         if spec.role_name:
             arn = f"arn:{caller.partition}:iam::{m.account_id}:role/{spec.role_name.strip('/')}"
         targets.append(Target(m.account_id, m.name, arn))
+    if spec.shard is not None:
+        owns = spec.shard.owns
+        targets = [t for t in targets if owns(t.account_id)]
+        skipped = [k for k in skipped if owns(k.account_id)]
     return AccountPlan(tuple(targets), tuple(skipped))
 
 
@@ -312,6 +379,7 @@ __all__ = [
     "Caller",
     "Member",
     "RegionPlan",
+    "Shard",
     "Target",
     "TargetSpec",
     "discover_members",
@@ -320,5 +388,7 @@ __all__ = [
     "partition_of",
     "plan_accounts",
     "plan_regions",
+    "run_key",
     "service_regions",
+    "shard_index",
 ]
