@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from agent.cli.main import app
-from agent.config import ConfigError, cron_trigger, load_settings, scan_request
+from agent.config import cron_trigger, load_settings, scan_request
 from agent.domain import Severity
 from checks import all_checks, by_id
 
@@ -89,7 +89,8 @@ BAD_INPUTS = {
     ),
     "cron with four fields": (
         '[schedule]\ncron = "0 3 * *"\n',
-        'schedule.cron[0]: bad cron expression "0 3 * *": expected 5 fields',
+        'schedule.cron[0]: bad cron expression "0 3 * *": expected 5 fields (minute hour day '
+        'month weekday), or 6 with seconds first, found 4',
     ),
     "cron weekday out of range": (
         '[schedule]\ncron = "0 3 * * 8"\n',
@@ -311,8 +312,8 @@ def test_scan_request_carries_settings(tmp_path: Path) -> None:
         "[checks.params.glue_job_timeout_unset_or_excessive]\nglue_timeout_max_min = 600\n"
     ))
     catalog = all_checks()
-    req = scan_request(load_settings(path, catalog), catalog, default_regions=("us-east-1",))
-    assert req.regions == ("eu-west-1",)
+    req = scan_request(load_settings(path, catalog), catalog)
+    assert req.spec.regions == ("eu-west-1",)
     assert {c.id for c in req.checks} == {"glue_job_timeout_unset_or_excessive",
                                           "sagemaker_endpoint_unhealthy_status"}
     assert req.params == {"glue_job_timeout_unset_or_excessive": {"glue_timeout_max_min": 600}}
@@ -320,11 +321,30 @@ def test_scan_request_carries_settings(tmp_path: Path) -> None:
     assert req.collect.training_lookback_days == 30
 
 
-def test_scan_request_without_any_region_is_config_error() -> None:
-    """No region in the settings and none known otherwise is a ConfigError, not a crash."""
+def test_scan_request_defaults_scan_the_callers_account_everywhere() -> None:
+    """Without targets, a scan covers the caller's own account with its own credentials, in
+    every region the account has enabled (no role, no region list)."""
     catalog = tuple(by_id().values())
-    with pytest.raises(ConfigError, match=r"targets\.regions"):
-        scan_request(load_settings(None, catalog), catalog)
+    spec = scan_request(load_settings(None, catalog), catalog).spec
+    assert (spec.regions, spec.role_name, spec.multi_account) == ((), None, False)
+
+
+def test_scan_request_carries_organisation_targets(tmp_path: Path) -> None:
+    """Organisation targets keep their role, external ID, filters and rate limits."""
+    path = write(tmp_path, (
+        '[targets]\norganization = true\nrole_name = "Audit"\nexternal_id = "ext-123"\n'
+        'exclude = ["*sandbox*"]\n'
+        "[limits]\naccounts_in_parallel = 2\nmax_attempts = 3\ndefault_rate = 4\n"
+        "[limits.rate_limits]\nsagemaker = 7\n"
+    ))
+    catalog = all_checks()
+    req = scan_request(load_settings(path, catalog), catalog)
+    spec = req.spec
+    assert (spec.organization, spec.role_name, spec.external_id, spec.exclude) == (
+        True, "Audit", "ext-123", ("*sandbox*",))
+    assert (req.limits.accounts_in_parallel, req.limits.max_attempts,
+            req.limits.default_rate) == (2, 3, 4)
+    assert req.limits.rates["sagemaker"] == 7 and req.limits.rates["glue"] == 20
 
 
 def test_configuration_docs_cover_every_key() -> None:

@@ -222,30 +222,50 @@ def scan_request(
     settings: Settings,
     catalog: Sequence[Check],
     *,
-    default_regions: Sequence[str] = (),
     profile: str | None = None,
     endpoint_url: str | None = None,
 ) -> ScanRequest:
-    """The `agent.scan.ScanRequest` these settings describe (targets are not wired yet)."""
+    """The `agent.scan.ScanRequest` these settings describe: targets, limits, collection
+    windows, enabled checks and their parameters. Raises ConfigError for targets that do not
+    hold together (an organisation without a role, say)."""
     from agent.aws.handle import Limits
+    from agent.aws.ratelimit import DEFAULT_RATES
     from agent.collectors import CollectOptions
     from agent.scan import ScanRequest
+    from agent.targets import TargetSpec
 
-    regions = tuple(settings.targets.regions) or tuple(default_regions)
-    if not regions:
-        raise ConfigError("targets.regions", "no region given and no default region known")
+    t, lim = settings.targets, settings.limits
+    members = t.organization or bool(t.ou_ids) or bool(t.accounts)
+    try:
+        targets = TargetSpec(
+            organization=t.organization,
+            ou_ids=tuple(t.ou_ids),
+            accounts=tuple(t.accounts),
+            include=tuple(t.include),
+            exclude=tuple(t.exclude),
+            # The caller's own account is read with the caller's credentials.
+            role_name=t.role_name if members else None,
+            external_id=t.external_id if members else None,
+            session_name=t.session_name,
+            regions=tuple(t.regions),
+        )
+    except ValueError as exc:
+        raise ConfigError("targets", str(exc)) from None
     checks = settings.enabled_checks(catalog)
     return ScanRequest(
-        regions=regions,
         checks=checks,
+        targets=targets,
         profile=profile,
         endpoint_url=endpoint_url,
         limits=Limits(
-            max_in_flight=settings.limits.max_in_flight,
-            per_service=settings.limits.per_service,
-            call_timeout=settings.limits.call_timeout_s,
+            max_in_flight=lim.max_in_flight,
+            per_service=lim.per_service,
+            call_timeout=lim.call_timeout_s,
+            max_attempts=lim.max_attempts,
+            rates={**DEFAULT_RATES, **lim.rate_limits},
+            default_rate=lim.default_rate,
+            accounts_in_parallel=lim.accounts_in_parallel,
         ),
         collect=CollectOptions(training_lookback_days=settings.collect.training_lookback_days),
         params={c.id: p for c in checks if (p := settings.checks.params_for(c.id))},
     )
-

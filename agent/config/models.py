@@ -88,6 +88,12 @@ class ScheduleSettings(BaseModel):
         description="A scan missed (agent down or busy) still runs if it is at most this many "
         "seconds late; missed runs are coalesced into one.",
     )
+    lock_wait_s: Int = Field(
+        default=3600,
+        ge=0,
+        description="How long a scheduled scan waits while another agent scans into the same "
+        "store before it gives up on this run (0: give up at once).",
+    )
 
 
 class TargetsSettings(BaseModel):
@@ -113,7 +119,9 @@ class TargetsSettings(BaseModel):
         default=(), description="Drop accounts matching one of these IDs or names (glob patterns)."
     )
     role_name: Annotated[str, AfterValidator(matching(ROLE_NAME, "an IAM role name"))] = Field(
-        default="mllens-audit", description="Read-only audit role assumed in each member account."
+        default="mllens-audit",
+        description="Read-only audit role assumed in each member account (with organization, "
+        "ou_ids or accounts; the caller's own account is read with the caller's credentials).",
     )
     external_id: (
         Annotated[str, AfterValidator(matching(EXTERNAL_ID, "a valid ExternalId"))] | None
@@ -129,7 +137,7 @@ class TargetsSettings(BaseModel):
     )
     regions: Regions = Field(
         default=(),
-        description="Regions to scan. Empty: the profile's or environment's region.",
+        description="Regions to scan. Empty: every region each account has enabled.",
         json_schema_extra={"example": ["us-east-1", "eu-west-1"]},
     )
 
@@ -152,10 +160,19 @@ class LimitsSettings(BaseModel):
         le=900,
         description="Seconds one logical API call may take, botocore's retries included.",
     )
+    max_attempts: Int = Field(
+        default=5, ge=1, le=20,
+        description="Attempts per call, the first included (botocore adaptive retries).",
+    )
     rate_limits: Annotated[dict[str, Float], AfterValidator(known_services)] = Field(
         default_factory=dict,
-        description="Calls per second per service, per account and region.",
+        description="Calls per second per service, per account and region, over the built-in "
+        "defaults (sagemaker 20, cloudwatch 9, glue 20, ...).",
         json_schema_extra={"example": {"sagemaker": 10.0}},
+    )
+    default_rate: Float = Field(
+        default=10.0, gt=0, le=1000,
+        description="Calls per second for a service not named in rate_limits.",
     )
 
 
@@ -198,7 +215,7 @@ class _EmptyParams(BaseModel):
 class OutputsSettings(BaseModel):
     model_config = SECTION
 
-    formats: tuple[Literal["json", "csv"], ...] = Field(
+    formats: tuple[Literal["json", "csv", "ocsf", "asff", "sarif", "html"], ...] = Field(
         default=(),
         description=f"Report files written after each scan: {', '.join(OUTPUT_FORMATS)}.",
     )

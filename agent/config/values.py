@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 # Formats the report module writes today; the outputs work adds its formats here.
-OUTPUT_FORMATS = ("json", "csv")
+OUTPUT_FORMATS = ("json", "csv", "ocsf", "asff", "sarif", "html")
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 ACCOUNT = re.compile(r"^\d{12}$")
@@ -108,20 +108,24 @@ def _day_number(token: str) -> int:
     raise ValueError(f"unknown weekday {token!r}")
 
 
-def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
-    """An APScheduler 3 CronTrigger for a standard crontab expression (weekdays as cron means).
+def cron_trigger(expr: str, timezone: str = "UTC", jitter: int | None = None) -> Any:
+    """An APScheduler 3 CronTrigger for a crontab expression (weekdays as cron means): the
+    standard five fields, or six with a leading seconds field as Quartz and Spring write it.
 
     The daemon must build its triggers here, not with `CronTrigger.from_crontab` directly.
     """
     from apscheduler.triggers.cron import CronTrigger
 
     fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), found {len(fields)}")
-    minute, hour, day, month, weekday = fields
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    if len(fields) != 6:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), or 6 with "
+                         f"seconds first, found {len(fields)}")
+    second, minute, hour, day, month, weekday = fields
     return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday),
-        timezone=timezone,
+        second=second, minute=minute, hour=hour, day=day, month=month,
+        day_of_week=_weekdays(weekday), timezone=timezone, jitter=jitter or None,
     )
 
 
