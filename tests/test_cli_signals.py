@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from agent.cli.scan_cmd import _SIGNAL_EXIT, Interrupted, _guarded
+from agent.cli.scan_run import SIGNAL_EXIT, Interrupted, _guarded
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -22,7 +22,7 @@ def test_guard_turns_a_signal_into_interrupted(sig: signal.Signals) -> None:
     with pytest.raises(Interrupted) as exc:
         asyncio.run(_guarded(scan()))
     assert exc.value.signal_name == sig.name
-    assert _SIGNAL_EXIT[sig.name] == 128 + sig.value
+    assert SIGNAL_EXIT[sig.name] == 128 + sig.value
 
 
 def test_guard_leaves_handlers_as_they_were() -> None:

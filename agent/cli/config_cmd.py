@@ -77,7 +77,7 @@ def show(file: ConfigFile = None) -> None:
 
 
 def summary(settings: Settings, catalog: Sequence[Check]) -> str:
-    from agent.cli.scan_cmd import safe_url
+    from agent.cli.scan_run import safe_url
 
     s = settings
     enabled = s.enabled_checks(catalog)
@@ -212,7 +212,7 @@ def render_values(settings: Settings) -> str:
                 nested.append((key, value))
             elif value is not None:
                 if (name, key) == ("database", "url"):
-                    from agent.cli.scan_cmd import safe_url
+                    from agent.cli.scan_run import safe_url
 
                     value = safe_url(value) if "://" in value else value
                 lines.append(f"{key} = {toml_value(value)}")

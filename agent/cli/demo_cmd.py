@@ -12,7 +12,7 @@ import platformdirs
 import typer
 
 from agent.cli.common import EXIT_OK, err_console, fail, resolve_db
-from agent.cli.scan_cmd import exclusive, execute, render
+from agent.cli.scan_run import render, run_job
 from agent.domain import Status
 from agent.logs import configure
 from agent.scan import ScanOutcome, ScanRequest
@@ -100,16 +100,16 @@ def demo(
         )
         steps = demo_steps(org)
         scans = len(steps) + 1
-        with exclusive(store, wait=False):
-            outcome = execute(req, store, show_progress=sys.stderr.isatty(), session=session)
-            scanned(1, scans, outcome)
-            for n, (change, apply_change) in enumerate(steps, start=2):
-                err_console.print(f"changing the estate: {change}", highlight=False,
-                                  soft_wrap=True)
-                apply_change(emu)
-                outcome = execute(req, store, show_progress=sys.stderr.isatty(),
-                                  session=session)
-                scanned(n, scans, outcome)
+        outcome = run_job(req, store, show_progress=sys.stderr.isatty(),
+                          session=session).outcome
+        scanned(1, scans, outcome)
+        for n, (change, apply_change) in enumerate(steps, start=2):
+            err_console.print(f"changing the estate: {change}", highlight=False,
+                              soft_wrap=True)
+            apply_change(emu)
+            outcome = run_job(req, store, show_progress=sys.stderr.isatty(),
+                              session=session).outcome
+            scanned(n, scans, outcome)
     render(outcome, output_format, None, set(), False, store_url=url)
     show_history(store, scans, output_format, url)
     raise typer.Exit(EXIT_OK)
