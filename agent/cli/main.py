@@ -16,6 +16,7 @@ from rich.table import Table
 
 from agent import __version__
 from agent.cli import history_cmd
+from agent.cli.agent_cmd import agent, health
 from agent.cli.catalog_cmd import coverage_cmd, docs
 from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
 from agent.cli.config_cmd import config_app
@@ -24,7 +25,8 @@ from agent.cli.demo_cmd import demo
 from agent.cli.iam_cmd import iam_policy
 from agent.cli.plan_cmd import plan
 from agent.cli.report_cmd import report
-from agent.cli.scan_cmd import safe_url, scan
+from agent.cli.scan_cmd import scan
+from agent.cli.scan_run import safe_url
 from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
 from checks import all_checks
@@ -45,6 +47,8 @@ app.add_typer(checks_app, name="checks")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.command()(scan)
+app.command()(agent)
+app.command()(health)
 app.command()(demo)
 app.command("wa-sync")(wa_sync)
 app.command("iam-policy")(iam_policy)
