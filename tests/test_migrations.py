@@ -119,7 +119,7 @@ def test_migrations_store_open_refuses_a_foreign_sqlite_file(sqlite_url: str) ->
             conn.execute(text("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"))
     finally:
         engine.dispose()
-    with pytest.raises(StoreError, match="not an mllens store .*users"):
+    with pytest.raises(StoreError, match=r"not an mllens store .*users"):
         Store.open(sqlite_url)
     engine = make_engine(sqlite_url)
     try:
