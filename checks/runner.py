@@ -41,7 +41,9 @@ def evaluate(
     tags = TagIndex.of(inventory) if options.severity.enabled else TagIndex("absent")
     now = utcnow()
     for chk in checks:
-        for result in _evaluate_one(chk, inventory, params.get(chk.id, {}), now):
+        # Options the check takes (the objectives) come from the scan, over any parameter.
+        args = {**params.get(chk.id, {}), **chk.option_values(options)}
+        for result in _evaluate_one(chk, inventory, args, now):
             yield apply_severity_policy(result, options.severity, tags)
 
 
