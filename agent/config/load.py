@@ -98,6 +98,10 @@ def _env_error(exc: SettingsError) -> ConfigError:
 def _path(loc: Sequence[int | str]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for "the key itself" of a table: the path names it
+        if isinstance(part, str) and not re.match(r"^[A-Za-z0-9_-]+$", part):
+            part = json.dumps(part)  # a table key such as "ml.m5.xlarge", as TOML writes it
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -226,10 +230,12 @@ def scan_request(
     profile: str | None = None,
     endpoint_url: str | None = None,
 ) -> ScanRequest:
-    """The `agent.scan.ScanRequest` these settings describe (targets are not wired yet)."""
+    """The `agent.scan.ScanRequest` these settings describe (targets are not wired yet),
+    objectives included."""
     from agent.aws.handle import Limits
     from agent.collectors import CollectOptions
     from agent.scan import ScanRequest
+    from checks.options import EvaluationOptions
 
     regions = tuple(settings.targets.regions) or tuple(default_regions)
     if not regions:
@@ -247,5 +253,8 @@ def scan_request(
         ),
         collect=CollectOptions(training_lookback_days=settings.collect.training_lookback_days),
         params={c.id: p for c in checks if (p := settings.checks.params_for(c.id))},
+        # The objective checks get the objectives from here; the scan derives from them what
+        # the objective metrics collector reads (ScanRequest.collect_options).
+        evaluation=EvaluationOptions(objectives=settings.objectives.build()),
     )
 
