@@ -34,7 +34,9 @@ def evaluate(
     the primary listing is what failed. A resource whose own describe failed gets UNKNOWN from
     every check that reports on its kind. Anything a check raises becomes one UNKNOWN for the
     region. Each result then goes through the severity policy of `options` (default: raise
-    for production tags, lower for dev/test), the one place severity depends on tags.
+    for production tags, lower for dev/test), the one place severity depends on tags. A check
+    that names options (`@check(options=("objectives",))`) gets those fields of `options` as
+    keyword arguments.
     """
     params = params or {}
     options = options or EvaluationOptions()
