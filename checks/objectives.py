@@ -140,7 +140,10 @@ def sagemaker_endpoint_objective_latency_p99_exceeded(
         for v in production:
             evidence: dict[str, Any] = {**sel.evidence(), "target_ms": target,
                                         "window_days": days, "invocations": served[v.name]}
-            p99s = values(series(record, "ModelLatency", v.name), window)
+            # Not cut to the window: the collector asked for exactly it, and CloudWatch may
+            # stamp a period spanning all of it at a boundary of its own.
+            p99s = [float(x) for s in series(record, "ModelLatency", v.name)
+                    for x in s.get("Values") or () if isinstance(x, int | float)]
             if not p99s:
                 if served[v.name] > 0:
                     yield unknown(ep, f"no ModelLatency p99 although the variant served "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -257,3 +258,13 @@ def test_objective_metrics_are_collected_only_with_objectives() -> None:
     coverage claimed for what was not read); with them it collects them."""
     assert EvaluationOptions().unneeded == {Kind.OBJECTIVE_METRICS}
     assert options(goal(p99_latency_ms=1.0)).unneeded == frozenset()
+
+
+def test_latency_p99_stamped_at_cloudwatch_own_period_boundary_still_counts() -> None:
+    """The p99 period spans the whole window; a datapoint CloudWatch stamps just before the
+    window's start is still the window's p99, not missing data."""
+    early = p99(300.0)
+    early["Timestamps"] = [early["Timestamps"][0] - timedelta(hours=5)]
+    result = only(LATENCY, estate(hourly_sum("Invocations", 1.0), early),
+                  options(goal(p99_latency_ms=200.0)))
+    assert result.status is Status.FAIL and result.evidence["p99_ms"] == 300.0
