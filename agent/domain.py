@@ -86,6 +86,8 @@ class Kind(enum.StrEnum):
     MONITORING_EXECUTIONS = "monitoring_executions"  # one record per schedule: last N runs
     GLUE_JOB_RUNS = "glue_job_runs"  # one record per job: its last N runs
     TAGS = "tags"  # one record per tagged resource ARN
+    # Objectives as code (issue 6): one record per endpoint an objective may select.
+    OBJECTIVE_METRICS = "objective_metrics"
 
 
 class GapKind(enum.StrEnum):

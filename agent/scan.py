@@ -127,6 +127,16 @@ class ScanRequest:
     fresh_since: datetime | None = None
 
     @property
+    def collect_options(self) -> CollectOptions:
+        """`collect`, with what the objectives need read (window, endpoint globs) taken from
+        `evaluation`: the objectives are given once, so collection and checks cannot differ."""
+        objectives = self.evaluation.objectives
+        if not objectives.configured:
+            return self.collect
+        return replace(self.collect, objective_window_days=objectives.window_days,
+                       objective_endpoints=objectives.endpoint_globs())
+
+    @property
     def spec(self) -> TargetSpec:
         if self.targets.regions or not self.regions:
             return self.targets
@@ -448,7 +458,7 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
     """Collect and evaluate one account; every failure inside is recorded, none raised."""
     structlog.contextvars.bind_contextvars(account=target.account_id)
     req = env.req
-    kinds = needed_kinds(req.checks)
+    kinds = needed_kinds(req.checks) - req.evaluation.unneeded
     collectors = collectors_for(kinds | req.evaluation.needs)
     async with AsyncExitStack() as stack:
         creds: RoleCredentials | None = None
@@ -490,7 +500,8 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
             chosen = [c for c in collectors if service_of(c) in p.services]
             absent = [k for c in collectors if c not in chosen for k in c.kinds if k in kinds]
             async with RegionHandle(env.ctx, session, target.account_id, p.region, creds) as h:
-                return await collect_region(h, chosen, req.collect, env.progress, absent)
+                return await collect_region(h, chosen, req.collect_options, env.progress,
+                                            absent)
 
         scanned = [p for p in plans if not p.skipped]
         inventories = await asyncio.gather(*(region(p) for p in scanned))

@@ -24,6 +24,8 @@ def all_checks() -> tuple[Check, ...]:
         monitoring_executions,
         monitoring_jobs,
         notebooks,
+        objective_cost,
+        objectives,
         tags,
         training,
     )
@@ -36,6 +38,8 @@ def all_checks() -> tuple[Check, ...]:
         *training.CHECKS, *notebooks.CHECKS, *models.CHECKS, *glue.CHECKS, *instances.CHECKS,
         # Catalog completion (issue 6).
         *endpoint_usage.CHECKS, *model_packages.CHECKS, *glue_runs.CHECKS, *tags.CHECKS,
+        # Objectives as code (issue 6): targets the team sets for its own workloads.
+        *objectives.CHECKS, *objective_cost.CHECKS,
     )
 
 

@@ -137,6 +137,9 @@ class Check:
     # UNKNOWN; the body reads them only when collected (see `checks._helpers.collected`) and
     # says in its evidence when it judged without them.
     optional: tuple[Kind, ...] = ()
+    # Fields of `checks.options.EvaluationOptions` the runner passes as keyword arguments of
+    # the same name (e.g. the objectives). They come from the scan, not from check parameters.
+    options: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[Kind, ...]:
@@ -163,6 +166,10 @@ class Check:
     def __call__(self, inventory: Inventory, **params: Any) -> Iterator[Verdict]:
         return self.fn(inventory, **params)
 
+    def option_values(self, options: Any) -> dict[str, Any]:
+        """The keyword arguments this check takes from an `EvaluationOptions`."""
+        return {name: getattr(options, name) for name in self.options}
+
 
 def check(
     *,
@@ -174,13 +181,16 @@ def check(
     region_level: bool = False,
     effort: Effort | str = DEFAULT_EFFORT,
     optional: tuple[Kind, ...] = (),
+    options: tuple[str, ...] = (),
 ) -> Callable[[CheckFn], Check]:
     """Declare a check. The function name is the check ID; its docstring says what PASS means.
 
     Parameters are the function's keyword-only arguments with typed defaults, so the config file
     can be validated against them before a scan starts. `effort` is the work a fix takes
     (config, redeploy or rearchitect; see `Effort`). `optional` kinds are collected for the
-    check (they are added to `needs`) but their gaps are the body's to handle.
+    check (they are added to `needs`) but their gaps are the body's to handle. `options` names
+    keyword-only arguments the runner fills from the scan's `EvaluationOptions` (same name);
+    they are not parameters, so the config file cannot set them per check.
     """
     try:
         effort_class = Effort(effort)
@@ -201,6 +211,7 @@ def check(
             raise TypeError(f"check {fn.__name__}: unknown lens practice IDs {unknown_ids}")
         if needs[0] in optional:
             raise TypeError(f"check {fn.__name__}: its primary kind cannot be optional")
+        _check_options(fn, options)
         return Check(
             fn=fn,
             id=fn.__name__,
@@ -210,20 +221,36 @@ def check(
             needs=(*needs, *(k for k in optional if k not in needs)),
             remediation=remediation,
             description=inspect.cleandoc(fn.__doc__),
-            params=_params(fn),
+            params=_params(fn, skip=options),
             region_level=region_level,
             effort=effort_class,
             optional=optional,
+            options=options,
         )
 
     return wrap
 
 
-def _params(fn: CheckFn) -> tuple[Param, ...]:
+def _check_options(fn: CheckFn, options: tuple[str, ...]) -> None:
+    from checks.options import EvaluationOptions
+
+    known = EvaluationOptions.__dataclass_fields__
+    signature = inspect.signature(fn).parameters
+    for name in options:
+        if name not in known:
+            raise TypeError(f"check {fn.__name__}: {name!r} is not an EvaluationOptions field")
+        p = signature.get(name)
+        if p is None or p.kind is not inspect.Parameter.KEYWORD_ONLY or (
+                p.default is inspect.Parameter.empty):
+            raise TypeError(f"check {fn.__name__}: option {name} must be a keyword-only "
+                            "argument with a default")
+
+
+def _params(fn: CheckFn, skip: tuple[str, ...] = ()) -> tuple[Param, ...]:
     out = []
     hints = inspect.get_annotations(fn, eval_str=True)
     for p in inspect.signature(fn).parameters.values():
-        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY or p.name in skip:
             continue
         if p.default is inspect.Parameter.empty:
             raise TypeError(f"check {fn.__name__}: parameter {p.name} needs a default")

@@ -107,6 +107,17 @@ CATALOG: dict[str, tuple[str, ...]] = {
              "ml_cost_allocation_tags_missing_glue"),
 }
 
+# Checks beyond section 4, by the issue scope that added them: they judge targets the team
+# declares itself ([objectives] in the settings), which no catalog entry could list.
+BEYOND_CATALOG: dict[str, tuple[str, ...]] = {
+    "Objectives as code": (
+        "sagemaker_endpoint_objective_latency_p99_exceeded",
+        "sagemaker_endpoint_objective_error_rate_exceeded",
+        "sagemaker_endpoint_objective_invocations_below_floor",
+        "sagemaker_endpoint_objective_monthly_cost_exceeded",
+    ),
+}
+
 # Where a check decides less than its catalog entry describes, and why. Kept here, next to
 # the mapping, so the generated docs state it; each item is also in the check's docstring.
 NARROWER = (
@@ -206,6 +217,8 @@ def _check_section(c: Check) -> list[str]:
         f"- Lens: {_lens(c.lens)}",
         f"- Needs: {needs}" + (" (judged per region)" if c.region_level else ""),
         "- Parameters: " + (", ".join(_params(c)) or "none"),
+        *([f"- From the settings: `[{'], ['.join(c.options)}]` (see "
+           f"[objectives.md](objectives.md))"] if c.options else []),
         f"- Remediation: {c.remediation}",
         "",
         inspect.cleandoc(c.description),
@@ -300,5 +313,13 @@ def render_coverage(checks: Sequence[Check]) -> str:
         "Where a check decides less than its catalog entry describes:",
         "",
         *(f"- {ref}: {why}." for ref, why in NARROWER),
+        "",
+        "Checks beyond the catalog, judging targets the team declares in the settings "
+        "(`[objectives]`, see [objectives.md](objectives.md)):",
+        "",
+        "| Scope | Checks |",
+        "|---|---|",
+        *(f"| {scope} | {', '.join(f'`{c}`' for c in ids)} |"
+          for scope, ids in BEYOND_CATALOG.items()),
     ]
     return "\n".join(lines).rstrip() + "\n"

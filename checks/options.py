@@ -1,10 +1,13 @@
-"""Options that shape how results are evaluated, as frozen values a config file can build later.
+"""Options that shape how results are evaluated, as frozen values a config file can build.
 
-Today one option exists: the severity policy (catalog 4.1, parameter `prod_selector`). A
+The severity policy (catalog 4.1, parameter `prod_selector`) applies to every result. A
 finding on a resource tagged as production is raised one severity level, one tagged as dev or
 test lowered one level. It is applied once, by the runner, after every check has spoken, so no
 check carries its own "high (prod)" logic; the adjustment and the tag that caused it are
 written into the finding's evidence.
+
+The objectives (`checks._objectives`) are read by the objective checks only: a check names the
+options it takes in `@check(options=...)` and the runner passes them as keyword arguments.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agent.domain import Kind, Severity
+from checks._objectives import NO_OBJECTIVES, Objectives
 
 _ORDER = (Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL)
 
@@ -87,8 +91,19 @@ class EvaluationOptions:
     """Everything `checks.runner.evaluate` takes besides the checks, inventory and params."""
 
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)
+    # Per-workload targets ([objectives] in the settings); none by default.
+    objectives: Objectives = NO_OBJECTIVES
 
     @property
     def needs(self) -> frozenset[Kind]:
         """Inventory the options read, which a scan must collect even if no check needs it."""
         return frozenset({Kind.TAGS}) if self.severity.enabled else frozenset()
+
+    @property
+    def unneeded(self) -> frozenset[Kind]:
+        """Inventory checks declare that these options make pointless to collect. Without
+        objectives the objective checks select no endpoint, so their metrics are not read
+        (nor reported as collected: a scan that read nothing must still say so)."""
+        if self.objectives.configured:
+            return frozenset()
+        return frozenset({Kind.OBJECTIVE_METRICS})

@@ -34,14 +34,18 @@ def evaluate(
     the primary listing is what failed. A resource whose own describe failed gets UNKNOWN from
     every check that reports on its kind. Anything a check raises becomes one UNKNOWN for the
     region. Each result then goes through the severity policy of `options` (default: raise
-    for production tags, lower for dev/test), the one place severity depends on tags.
+    for production tags, lower for dev/test), the one place severity depends on tags. A check
+    that names options (`@check(options=("objectives",))`) gets those fields of `options` as
+    keyword arguments.
     """
     params = params or {}
     options = options or EvaluationOptions()
     tags = TagIndex.of(inventory) if options.severity.enabled else TagIndex("absent")
     now = utcnow()
     for chk in checks:
-        for result in _evaluate_one(chk, inventory, params.get(chk.id, {}), now):
+        # Options the check takes (the objectives) come from the scan, over any parameter.
+        args = {**params.get(chk.id, {}), **chk.option_values(options)}
+        for result in _evaluate_one(chk, inventory, args, now):
             yield apply_severity_policy(result, options.severity, tags)
 
 

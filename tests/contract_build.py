@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Status, freeze
+from checks.options import EvaluationOptions
 from tests.factories import ACCOUNT, NOW, REGION, gap, inv, res
 
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:ml-oncall"
@@ -28,6 +29,8 @@ class Case:
     inventory: Inventory
     target: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What the scan passes to checks that take options (the objectives).
+    options: EvaluationOptions | None = None
 
 
 # Per status: a Case that produces it, or the reason the check cannot produce it.

@@ -25,7 +25,7 @@ _ARN_PREFIX = {
     Kind.GLUE_SECURITY_CONFIGURATIONS: "glue", Kind.GLUE_CATALOG_ENCRYPTION: "glue",
     Kind.ENDPOINT_METRICS: "sagemaker", Kind.MODEL_PACKAGES: "sagemaker",
     Kind.NOTEBOOK_LIFECYCLE_CONFIGS: "sagemaker", Kind.MONITORING_EXECUTIONS: "sagemaker",
-    Kind.GLUE_JOB_RUNS: "glue", Kind.TAGS: "tag",
+    Kind.GLUE_JOB_RUNS: "glue", Kind.TAGS: "tag", Kind.OBJECTIVE_METRICS: "sagemaker",
 }
 
 

@@ -11,9 +11,11 @@ from checks.runner import evaluate
 from tests.contract_build import Case, Contract, result_key
 from tests.contract_data import ALARMS, GLUE, INSTANCES, NOTEBOOKS, TAGS, TRAINING
 from tests.contract_hosting import HOSTING, MONITOR
+from tests.contract_objectives import OBJECTIVES
 
 CONTRACTS: dict[str, Contract] = {
     **HOSTING, **MONITOR, **TRAINING, **NOTEBOOKS, **GLUE, **ALARMS, **INSTANCES, **TAGS,
+    **OBJECTIVES,
 }
 CASES = [(check_id, status, case) for check_id, contract in sorted(CONTRACTS.items())
          for status, case in contract.items() if isinstance(case, Case)]
@@ -45,7 +47,8 @@ def test_contract_case_produces_its_status(check_id: str, status: Status, case: 
     """The case's inventory gives the target finding exactly the promised status."""
     check = by_id()[check_id]
     results = list(evaluate([check], case.inventory,
-                            {check_id: dict(case.params)} if case.params else None))
+                            {check_id: dict(case.params)} if case.params else None,
+                            case.options))
     got = {result_key(r.resource_arn, r.sub_resource): r.status for r in results}
     assert got.get(case.target) is status, (
         f"{check_id}: expected {status.value} on {case.target}, got {got} "

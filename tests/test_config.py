@@ -119,6 +119,31 @@ BAD_INPUTS = {
     "unsupported database": ('[database]\nurl = "mysql://h/db"\n',
                              "database.url: unsupported database 'mysql'"),
     "scalar for a section": ("limits = 5\n", "limits: expected a table, got 5"),
+    "unknown objective metric": (
+        '[[objectives.workloads]]\nname = "api"\nendpoint = "api-*"\np95_latency_ms = 200\n',
+        'objectives.workloads[0].p95_latency_ms: unknown key; did you mean "p99_latency_ms"?'),
+    "objective target of the wrong type": (
+        '[[objectives.workloads]]\nname = "api"\nendpoint = "api-*"\n'
+        'max_5xx_rate_pct = "low"\n',
+        'objectives.workloads[0].max_5xx_rate_pct: expected a number, got "low"'),
+    "objective selecting nothing": (
+        '[[objectives.workloads]]\nname = "api"\np99_latency_ms = 200\n',
+        "objectives.workloads[0]: objective 'api' selects nothing"),
+    "objective without a target": (
+        '[[objectives.workloads]]\nname = "api"\ntags = { team = "fraud" }\n',
+        "objectives.workloads[0]: objective 'api' sets no target"),
+    "objective rate over 100 percent": (
+        '[[objectives.workloads]]\nname = "api"\nendpoint = "a"\nmax_5xx_rate_pct = 150\n',
+        "objectives.workloads[0].max_5xx_rate_pct: must be <= 100, got 150"),
+    "objectives window too long": ("[objectives]\nwindow_days = 30\n",
+                                   "objectives.window_days: must be <= 14, got 30"),
+    "price for something not an instance type": (
+        '[objectives.prices]\n"m5.xlarge" = 0.2\n',
+        'objectives.prices."m5.xlarge": expected an ML instance type'),
+    "two objectives with one name": (
+        '[[objectives.workloads]]\nname = "a"\nendpoint = "x"\nmax_5xx_rate_pct = 1\n'
+        '[[objectives.workloads]]\nname = "a"\nendpoint = "y"\nmax_5xx_rate_pct = 1\n',
+        "objectives: two objectives are named 'a'"),
     "invalid TOML": ("[schedule\n", "invalid TOML"),
 }
 
@@ -234,6 +259,7 @@ def test_config_example_passes_check(tmp_path: Path) -> None:
     """`mllens config example` prints a file that `mllens config check` accepts."""
     code, out, _ = run("config", "example")
     assert code == 0 and "[checks.params." in out
+    assert "# [[objectives.workloads]]" in out and "# p99_latency_ms = " in out
     code, ok, err = run("config", "check", str(write(tmp_path, out)))
     assert code == 0, err
     assert ok.startswith("config OK: ")
@@ -243,7 +269,7 @@ def test_config_example_uncommented_passes_check(tmp_path: Path) -> None:
     """Every commented-out example line in it is valid too, every check parameter included."""
     _, out, _ = run("config", "example")
     uncommented = "\n".join(
-        re.sub(r"^# (?=\[|\w+ = )", "", line) for line in out.splitlines()
+        re.sub(r"^# (?=\[|\w+ = |\"[^\"]+\" = )", "", line) for line in out.splitlines()
     )
     # The example sets a key or shows it commented out, never both, so this stays valid TOML.
     (tmp_path / "mutes.toml").write_text("")
@@ -254,6 +280,8 @@ def test_config_example_uncommented_passes_check(tmp_path: Path) -> None:
     assert s.notifications.sns_topic_arn and s.notifications.webhook_url
     tuned = {c.id for c in all_checks() if c.params}
     assert {c for c in tuned if s.checks.params_for(c)} == tuned
+    [workload] = s.objectives.workloads
+    assert workload.p99_latency_ms and workload.tags and s.objectives.prices
 
 
 def test_config_example_documents_every_parameter() -> None:
@@ -319,6 +347,32 @@ def test_scan_request_carries_settings(tmp_path: Path) -> None:
     assert req.params == {"glue_job_timeout_unset_or_excessive": {"glue_timeout_max_min": 600}}
     assert (req.limits.max_in_flight, req.limits.per_service, req.limits.call_timeout) == (8, 2, 5)
     assert req.collect.training_lookback_days == 30
+
+
+def test_scan_request_carries_objectives_to_checks_and_collector(tmp_path: Path) -> None:
+    """The objectives reach the evaluation options (milliseconds, prices, window) and the
+    collector reads exactly the window and the endpoints their globs may select."""
+    path = write(tmp_path, (
+        '[targets]\nregions = ["eu-west-1"]\n'
+        "[objectives]\nwindow_days = 3\n"
+        '[objectives.prices]\n"ml.g5.xlarge" = 1.5\n'
+        '[[objectives.workloads]]\nname = "fraud"\nendpoint = "fraud-*"\n'
+        "p99_latency_ms = 250\nmax_monthly_cost_usd = 900\n"
+        '[[objectives.workloads]]\nname = "churn"\nendpoint = "churn"\n'
+        'tags = { team = "growth" }\nmin_invocations_per_day = 10\n'
+    ))
+    catalog = all_checks()
+    req = scan_request(load_settings(path, catalog), catalog)
+    objectives = req.evaluation.objectives
+    assert objectives.window_days == 3 and objectives.prices == (("ml.g5.xlarge", 1.5),)
+    fraud, churn = objectives.workloads
+    assert (fraud.name, fraud.endpoint, fraud.p99_latency_ms) == ("fraud", "fraud-*", 250.0)
+    assert churn.tags == (("team", "growth"),) and churn.min_invocations_per_day == 10
+    assert (req.collect_options.objective_window_days,
+            req.collect_options.objective_endpoints) == (3, ("churn", "fraud-*"))
+    plain = scan_request(load_settings(None, catalog), catalog)
+    assert not plain.evaluation.objectives.configured
+    assert plain.collect_options.objective_window_days == 0
 
 
 def test_scan_request_defaults_scan_the_callers_account_everywhere() -> None:

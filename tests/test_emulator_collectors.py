@@ -358,8 +358,10 @@ def test_collectors_run_against_the_emulator_without_gaps(estate: Emulator) -> N
         out = Builder(ACCOUNT, "us-east-1")
         async with RegionHandle(ScanContext(endpoint_url=estate.url), session, ACCOUNT,
                                 "us-east-1") as h:
+            # With an objective, so the objective metrics collector reads too.
+            opts = CollectOptions(objective_window_days=7, objective_endpoints=("*",))
             for collector in COLLECTORS:
-                await collector.fn(h, out, CollectOptions())
+                await collector.fn(h, out, opts)
             return out, list(h.gaps)
 
     out, gaps = asyncio.run(collect())

@@ -62,6 +62,15 @@ def test_demo_scans_a_changing_estate_and_prints_history(tmp_path: Path) -> None
         assert alarm["us-east-1"].status == FindingStatus.GONE
         assert alarm["eu-west-1"].status == FindingStatus.UNKNOWN
         assert alarm["eu-west-1"].missing_since_scan_id == s3
+        # The demo passes objectives without a settings file: churn misses its latency target
+        # in both regions; fraud's cost is judged where the default prices apply, else UNKNOWN.
+        latency = _by(rows, "sagemaker_endpoint_objective_latency_p99_exceeded",
+                      "churn-scoring")
+        assert {r: f.status for r, f in latency.items()} == {
+            "us-east-1": FindingStatus.FAIL, "eu-west-1": FindingStatus.FAIL}
+        cost = _by(rows, "sagemaker_endpoint_objective_monthly_cost_exceeded", "fraud-detector")
+        assert {r: f.status for r, f in cost.items()} == {
+            "us-east-1": FindingStatus.PASS, "eu-west-1": FindingStatus.UNKNOWN}
 
 
 def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ can never drift from what `config check` accepts.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -104,6 +105,8 @@ def summary(settings: Settings, catalog: Sequence[Check]) -> str:
                             if channels else "off"),
         "outputs " + (", ".join(s.outputs.formats) or "none"),
         "mutes " + (str(s.mutes.path) if s.mutes.path else "none"),
+        f"{len(s.objectives.workloads)} objective(s)"
+        + (f" over {s.objectives.window_days} days" if s.objectives.workloads else ""),
     ]
     return "; ".join(parts)
 
@@ -111,7 +114,18 @@ def summary(settings: Settings, catalog: Sequence[Check]) -> str:
 # -- TOML rendering ----------------------------------------------------------------------------
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def toml_key(key: Any) -> str:
+    # "ml.m5.xlarge" unquoted would be a dotted key: three nested tables.
+    text = str(key)
+    return text if _BARE_KEY.match(text) else json.dumps(text, ensure_ascii=False)
+
+
 def toml_value(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return toml_value(value.model_dump(exclude_none=True))
     if isinstance(value, SecretStr):
         return '"********"'
     if isinstance(value, bool):
@@ -127,7 +141,8 @@ def toml_value(value: Any) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}"
+                                for k, v in value.items()) + " }"
     raise TypeError(f"cannot render {type(value).__name__} as TOML")
 
 
@@ -143,17 +158,43 @@ def _example_of(info: FieldInfo) -> Any:
 
 def _section_lines(name: str, model: type[BaseModel]) -> Iterator[str]:
     yield f"[{name}]"
+    tables: list[Iterator[str]] = []
     for key, info in model.model_fields.items():
         if key == "params":
             continue
-        yield from _comment(info.description or "")
         default = info.get_default(call_default_factory=True)
         example = _example_of(info)
+        rows = model_of(info)
+        if example is not None and not default and (rows is not None or (
+                isinstance(example, dict) and not _BARE_KEY.match(next(iter(example), "")))):
+            # Sub-tables go after the section's own keys (TOML puts every key after a table
+            # header into that table), shown commented out.
+            tables.append(_table_lines(f"{name}.{key}", info, example, rows))
+            continue
+        yield from _comment(info.description or "")
         if example is not None and not default:
             yield f"# {key} = {toml_value(example)}"
         else:
             yield f"{key} = {toml_value(default)}"
+    for table in tables:
+        yield from table
     yield ""
+
+
+def _table_lines(
+    path: str, info: FieldInfo, example: Any, rows: type[BaseModel] | None
+) -> Iterator[str]:
+    """A commented-out example of a table (`[path]`) or an array of tables (`[[path]]`)."""
+    yield from _comment(info.description or "")
+    if rows is None:
+        yield f"# [{path}]"
+        yield from (f"# {toml_key(k)} = {toml_value(v)}" for k, v in example.items())
+        return
+    for item in example:
+        yield f"# [[{path}]]"
+        for key, value in item.items():
+            yield from _comment(rows.model_fields[key].description or "")
+            yield f"# {key} = {toml_value(value)}"
 
 
 def render_example(catalog: Sequence[Check]) -> str:

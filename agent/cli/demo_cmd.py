@@ -18,6 +18,7 @@ from agent.logs import configure
 from agent.scan import ScanOutcome, ScanRequest
 from agent.targets import TargetSpec
 from checks import all_checks
+from checks.options import EvaluationOptions
 
 
 def quiet_unless_asked(ctx: typer.Context) -> None:
@@ -63,6 +64,7 @@ def demo(
         from agent.emulator.churn import demo_steps
         from agent.emulator.org import demo_faults, seed_organization
         from agent.emulator.seed import DEMO_REGIONS
+        from agent.emulator.seed_objectives import DEMO_OBJECTIVES
         from agent.emulator.server import Emulator
     except ImportError as exc:
         fail(f"the demo needs the emulator extra: pip install 'mllens[demo]' ({exc.name} "
@@ -97,6 +99,9 @@ def demo(
             targets=TargetSpec(organization=True, role_name=org.role_name,
                                external_id=org.external_id, regions=DEMO_REGIONS),
             endpoint_url=emu.url,
+            # No settings file in the demo: its objectives are passed as a scan from
+            # `scan_request(settings)` would pass those of [objectives].
+            evaluation=EvaluationOptions(objectives=DEMO_OBJECTIVES),
         )
         steps = demo_steps(org)
         scans = len(steps) + 1

@@ -105,6 +105,7 @@ def checks_list(
                 "legacy_lens_ids": list(c.legacy_lens_ids),
                 "needs": [k.value for k in c.needs],
                 "optional_needs": [k.value for k in c.optional],
+                "options": list(c.options),
                 "parameters": {p.name: p.default for p in c.params},
                 "parameter_types": {p.name: getattr(p.type, "__name__", None) or str(p.type)
                                     for p in c.params},

@@ -9,6 +9,7 @@ from agent.collectors import (
     history,
     metrics,
     notebooks,
+    objectives,
     observability,
     registry,
     sagemaker,
@@ -128,6 +129,13 @@ COLLECTORS: tuple[Collector, ...] = (
         notebooks.notebook_lifecycle_configs,
         ("sagemaker:ListNotebookInstanceLifecycleConfigs",
          "sagemaker:DescribeNotebookInstanceLifecycleConfig"),
+    ),
+    # Objectives as code (issue 6): reads nothing unless objectives are configured.
+    Collector(
+        "objective_metrics",
+        (Kind.OBJECTIVE_METRICS,),
+        objectives.objective_metrics,
+        ("sagemaker:ListEndpoints", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData"),
     ),
     Collector(
         "tags",

@@ -26,6 +26,11 @@ class CollectOptions:
     # How many of the newest runs to read per Glue job and per monitoring schedule.
     glue_job_runs: int = 10
     monitoring_executions: int = 10
+    # Objectives as code: the days the objective metrics cover, and globs of the endpoint names
+    # some objective may select. 0 and () when no objective is configured: nothing is read.
+    # A scan derives both from its EvaluationOptions (ScanRequest.collect_options).
+    objective_window_days: int = 0
+    objective_endpoints: tuple[str, ...] = ()
 
 
 @dataclass

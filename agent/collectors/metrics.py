@@ -14,7 +14,7 @@ answers more datapoints than one response holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,7 +55,7 @@ def _dims(metric: dict[str, Any]) -> dict[str, str]:
     return {str(d["Name"]): str(d["Value"]) for d in metric.get("Dimensions") or ()}
 
 
-async def _discover(h: RegionHandle, spec: MetricSpec) -> list[tuple[str, dict[str, str]]]:
+async def discover(h: RegionHandle, spec: MetricSpec) -> list[tuple[str, dict[str, str]]]:
     """(metric name, dimensions) of each per-variant series; CallFailed propagates.
 
     One listing per spec: filtered by MetricName when the spec wants one metric, else the
@@ -124,27 +124,27 @@ def window(lookback_days: int, now: datetime | None = None) -> tuple[datetime, d
     return end - timedelta(days=lookback_days), end
 
 
-async def endpoint_metrics(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
-    """Invocations and instance utilisation per endpoint variant over the lookback window."""
-    out.touch(Kind.ENDPOINT_METRICS)
-    endpoints = await list_all(h, KINDS, "sagemaker", "ListEndpoints", "Endpoints",
-                               MaxResults=100)
-    if endpoints is None:
-        return  # the endpoint listing failed: its gap makes the kind incomplete
-    start, end = window(opts.metrics_lookback_days)
+async def read_series(
+    h: RegionHandle,
+    specs: Iterable[MetricSpec],
+    start: datetime,
+    end: datetime,
+    keep: Callable[[str], bool] = lambda endpoint: True,
+) -> dict[str, list[dict[str, Any]]]:
+    """The series of `specs` per lower-cased endpoint name (only endpoints `keep` accepts),
+    with their datapoints over [start, end). CallFailed propagates: the caller records the gap
+    for its kinds, since without every series a quiet endpoint cannot be told from an unread
+    one."""
     queries: list[dict[str, Any]] = []
     meta: dict[str, tuple[MetricSpec, str, dict[str, str]]] = {}
-    try:
-        for spec in SPECS:
-            for metric, dims in await _discover(h, spec):
-                query = _query(len(queries), spec, metric, dims)
-                meta[query["Id"]] = (spec, metric, dims)
-                queries.append(query)
-        results = await _fetch(h, queries, start, end) if queries else {}
-    except CallFailed as failure:
-        # Without every series a quiet endpoint cannot be told from an unread one.
-        h.gap(failure, kinds=KINDS)
-        return
+    for spec in specs:
+        for metric, dims in await discover(h, spec):
+            if not keep(dims["EndpointName"]):
+                continue
+            query = _query(len(queries), spec, metric, dims)
+            meta[query["Id"]] = (spec, metric, dims)
+            queries.append(query)
+    results = await _fetch(h, queries, start, end) if queries else {}
     by_endpoint: dict[str, list[dict[str, Any]]] = {}
     for qid, (spec, metric, dims) in meta.items():
         result = results.get(qid, {"Timestamps": [], "Values": [], "StatusCode": None})
@@ -159,6 +159,23 @@ async def endpoint_metrics(h: RegionHandle, out: Builder, opts: CollectOptions) 
             "Values": [v for _, v in points],
             "StatusCode": result.get("StatusCode"),
         })
+    return by_endpoint
+
+
+async def endpoint_metrics(h: RegionHandle, out: Builder, opts: CollectOptions) -> None:
+    """Invocations and instance utilisation per endpoint variant over the lookback window."""
+    out.touch(Kind.ENDPOINT_METRICS)
+    endpoints = await list_all(h, KINDS, "sagemaker", "ListEndpoints", "Endpoints",
+                               MaxResults=100)
+    if endpoints is None:
+        return  # the endpoint listing failed: its gap makes the kind incomplete
+    start, end = window(opts.metrics_lookback_days)
+    try:
+        by_endpoint = await read_series(h, SPECS, start, end)
+    except CallFailed as failure:
+        # Without every series a quiet endpoint cannot be told from an unread one.
+        h.gap(failure, kinds=KINDS)
+        return
     _add_records(out, endpoints, by_endpoint, start, end, opts.metrics_lookback_days)
 
 

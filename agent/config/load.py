@@ -98,6 +98,10 @@ def _env_error(exc: SettingsError) -> ConfigError:
 def _path(loc: Sequence[int | str]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for "the key itself" of a table: the path names it
+        if isinstance(part, str) and not re.match(r"^[A-Za-z0-9_-]+$", part):
+            part = json.dumps(part)  # a table key such as "ml.m5.xlarge", as TOML writes it
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -226,13 +230,14 @@ def scan_request(
     endpoint_url: str | None = None,
 ) -> ScanRequest:
     """The `agent.scan.ScanRequest` these settings describe: targets, limits, collection
-    windows, enabled checks and their parameters. Raises ConfigError for targets that do not
-    hold together (an organisation without a role, say)."""
+    windows, enabled checks and their parameters, objectives. Raises ConfigError for targets
+    that do not hold together (an organisation without a role, say)."""
     from agent.aws.handle import Limits
     from agent.aws.ratelimit import DEFAULT_RATES
     from agent.collectors import CollectOptions
     from agent.scan import ScanRequest
     from agent.targets import TargetSpec
+    from checks.options import EvaluationOptions
 
     t, lim = settings.targets, settings.limits
     members = t.organization or bool(t.ou_ids) or bool(t.accounts)
@@ -268,4 +273,7 @@ def scan_request(
         ),
         collect=CollectOptions(training_lookback_days=settings.collect.training_lookback_days),
         params={c.id: p for c in checks if (p := settings.checks.params_for(c.id))},
+        # The objective checks get the objectives from here; the scan derives from them what
+        # the objective metrics collector reads (ScanRequest.collect_options).
+        evaluation=EvaluationOptions(objectives=settings.objectives.build()),
     )

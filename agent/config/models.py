@@ -22,6 +22,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent.config.objectives import ObjectivesSettings
 from agent.config.values import (
     EXTERNAL_ID,
     OUTPUT_FORMATS,
@@ -290,6 +291,11 @@ class Settings(BaseSettings):
     )
     checks: ChecksSettings = Field(
         default=ChecksSettings(), description="Which checks run, and their parameters."
+    )
+    objectives: ObjectivesSettings = Field(
+        default=ObjectivesSettings(),
+        description="Targets per workload (latency, 5XX rate, traffic floor, monthly cost), "
+        "checked against CloudWatch by the objective checks.",
     )
     outputs: OutputsSettings = Field(
         default=OutputsSettings(), description="Report files written after each scan."

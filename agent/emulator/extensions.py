@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agent.emulator import catalog, cloudwatch, fixes, inference, monitoring
+from agent.emulator import catalog, cloudwatch, fixes, inference, monitoring, percentiles
 from agent.emulator.echo import Pair, echoing, recording
 
 _lock = threading.Lock()
@@ -81,6 +81,8 @@ def install() -> None:
         })
         _replace(CloudWatchResponse, "put_metric_alarm", cloudwatch.put_metric_alarm)
         _replace(CloudWatchResponse, "list_metrics", catalog.list_metrics)
+        _replace(CloudWatchResponse, "get_metric_data", percentiles.get_metric_data)
+        _replace(CloudWatchResponse, "get_metric_statistics", percentiles.get_metric_statistics)
 
         _replace(ApplicationAutoScalingResponse, "describe_scalable_targets",
                  fixes.describe_scalable_targets)

@@ -15,6 +15,7 @@ import boto3
 
 from agent.emulator.faults import FaultRule
 from agent.emulator.seed_catalog import seed_catalog
+from agent.emulator.seed_objectives import seed_objective_metrics
 from agent.emulator.server import Emulator
 from agent.emulator.store import now
 
@@ -449,6 +450,7 @@ def seed_region(emu: Emulator, region: str) -> None:
     _notebooks(sm, region)
     _glue(c["glue"], region)
     seed_catalog(emu, c, region)
+    seed_objective_metrics(cw)
 
 
 def seed_demo(emu: Emulator) -> None:
