@@ -5,6 +5,7 @@ crontab are linted without a Docker engine."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -194,6 +195,66 @@ def test_scan_commands_use_real_flags() -> None:
         assert not unknown, (cmd, unknown)
 
 
+def test_sharded_scan_state_machine_runs_each_shard_with_the_clis_variables() -> None:
+    """Substituted as CloudFormation would, the definition is JSON whose Map runs the scan
+    task once per shard with MLLENS_SHARD=K/N and the execution name as MLLENS_RUN_ID, the
+    environment variables `mllens scan` reads for --shard and --run-id."""
+    res = _template("scanner.yaml")["Resources"]["ShardedScan"]["Properties"]
+    text = res["DefinitionString"]
+    values = {"Partition": "aws", "Cluster": "arn:aws:ecs:us-east-1:111122223333:cluster/c",
+              "TaskDefinition": "arn:aws:ecs:us-east-1:111122223333:task-definition/t:1",
+              "ShardCount": "4", "Subnets": 'subnet-1","subnet-2', "SecurityGroups": "sg-1"}
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(res["DefinitionSubstitutions"])
+    doc = json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text))
+    shards = doc["States"]["Shards"]["Parameters"]["shards.$"]
+    assert shards == "States.ArrayRange(1, 4, 1)"
+    task = doc["States"]["Scan"]["ItemProcessor"]["States"]["ScanShard"]
+    assert task["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    params = task["Parameters"]
+    assert params["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == [
+        "subnet-1", "subnet-2"]
+    (override,) = params["Overrides"]["ContainerOverrides"]
+    env = {e["Name"]: e["Value.$"] for e in override["Environment"]}
+    assert env == {"MLLENS_SHARD": "States.Format('{}/4', $.shard)", "MLLENS_RUN_ID": "$.run"}
+    help_text = CliRunner().invoke(app, ["scan", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "MLLENS_SHARD" in help_text and "MLLENS_RUN_ID" in help_text
+    task_def = _template("scanner.yaml")["Resources"]["TaskDefinition"]["Properties"]
+    assert override["Name"] == task_def["ContainerDefinitions"][0]["Name"]
+
+
+def test_task_environments_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MLLENS_<SECTION>__<KEY> variables the task definitions set validate as settings."""
+    from agent.config import load_settings
+
+    envs = [{e["name"]: e["value"] for e in _json(f)["containerDefinitions"][0]["environment"]}
+            for f in ("task-definition.json", "agent-task-definition.json")]
+    cfn = _template("scanner.yaml")["Resources"]["TaskDefinition"]["Properties"]
+    # The template's values are parameter references: use each parameter's default.
+    params = _template("scanner.yaml")["Parameters"]
+    envs.append({e["Name"]: e["Value"] if isinstance(e["Value"], str)
+                 else str(params[e["Value"]["Ref"]]["Default"])
+                 for e in cfn["ContainerDefinitions"][0]["Environment"]
+                 if "Ref" not in e["Value"] or e["Value"]["Ref"] in params})
+    checked = 0
+    for env in envs:
+        for key in [k for k in os.environ if k.startswith("MLLENS_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            if "__" in key:
+                monkeypatch.setenv(key, value)
+                checked += 1
+        load_settings(None)  # raises ConfigError on a bad name or value
+    assert checked >= 4
+
+
+def test_agent_health_check_is_the_health_command() -> None:
+    """The agent task's health check runs `mllens health`, a command the CLI has."""
+    check = _json("agent-task-definition.json")["containerDefinitions"][0]["healthCheck"]
+    assert check["command"][:3] == ["CMD", "mllens", "health"]
+    out = CliRunner().invoke(app, ["health", "--help"])
+    assert out.exit_code == 0 and "--max-age" in out.stdout
+
+
 def test_deploy_files_refer_to_each_other() -> None:
     """The schedule runs the one-shot family; the service runs the agent family."""
     scan_family = _json("task-definition.json")["family"]
@@ -316,7 +377,9 @@ def test_dockerfile_is_pinned_non_root_and_runs_mllens() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     entry = [json.loads(rest) for word, rest in final if word == "ENTRYPOINT"]
     assert entry == [["mllens"]]
-    assert any(word == "HEALTHCHECK" and "MLLENS_LIVENESS_FILE" in rest for word, rest in final)
+    health = [rest for word, rest in final if word == "HEALTHCHECK"]
+    assert len(health) == 1 and '["mllens", "health", "--max-age", "300"]' in health[0]
+    assert any(word == "ENV" and "MLLENS_LIVENESS_FILE=" in rest for word, rest in final)
     runs = " ".join(rest for word, rest in ins if word == "RUN")
     assert "[dev]" not in runs and "[demo]" not in runs and "--no-cache-dir" in runs
     assert "pip install --no-cache-dir /dist/mllens-" in runs
