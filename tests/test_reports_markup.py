@@ -32,3 +32,17 @@ def test_tables_gaps_print_messages_and_accounts_literally() -> None:
             kinds=(Kind.GLUE_JOBS,))
     text = _render(gaps_table([g]))
     assert NASTY in text and "111122223333" in text
+
+
+def test_tables_findings_name_the_account_when_there_are_several() -> None:
+    """The same resource name in two accounts shows on two rows told apart by the account; a
+    single account's table has no account column."""
+    def row(account: str) -> Result:
+        return Result("sagemaker_endpoint_unhealthy_status", Status.FAIL,
+                      f"arn:aws:sagemaker:us-east-1:{account}:endpoint/ranker", "failed",
+                      account, "us-east-1", Severity.HIGH, Pillar.RELIABILITY)
+
+    two = _render(findings_table([row("111122223333"), row("444455556666")]))
+    assert "Account" in two and "111122223333" in two and "444455556666" in two
+    one = _render(findings_table([row("111122223333")]))
+    assert "Account" not in one

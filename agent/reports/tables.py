@@ -31,6 +31,8 @@ class Row(Protocol):
     @property
     def check_id(self) -> str: ...
     @property
+    def account_id(self) -> str: ...
+    @property
     def status(self) -> Any: ...
     @property
     def severity(self) -> Severity: ...
@@ -74,12 +76,18 @@ def plain(value: Any, style: str = "") -> Text:
 
 
 def findings_table(results: Sequence[Row]) -> Table:
+    """One row per finding, failed first. The account column appears when the findings span
+    several accounts: without it, one resource name in two accounts reads as a duplicate."""
+    accounts = len({r.account_id for r in results}) > 1
     t = Table(title="Findings", show_lines=False, expand=False)
-    for col in ("Status", "Severity", "Check", "Region", "Resource", "Reason"):
+    columns = ("Status", "Severity", "Check", *(("Account",) if accounts else ()), "Region",
+               "Resource", "Reason")
+    for col in columns:
         t.add_column(col, overflow="fold")
     order = sorted(
         results,
-        key=lambda r: (r.status != Status.FAIL, -r.severity.rank, r.check_id, r.resource_arn),
+        key=lambda r: (r.status != Status.FAIL, -r.severity.rank, r.check_id, r.account_id,
+                       r.region, r.resource_arn),
     )
     for r in order:
         res = short_arn(r.resource_arn) + (f" [{r.sub_resource}]" if r.sub_resource else "")
@@ -88,6 +96,7 @@ def findings_table(results: Sequence[Row]) -> Table:
             plain(status, _STATUS_STYLE.get(status, "")),
             r.severity.value,
             r.check_id,
+            *((plain(r.account_id),) if accounts else ()),
             plain(r.region),
             plain(res),
             plain(r.reason),
