@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail
+from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, make_console
 from checks import all_checks
 from checks.docs import AUTOMATED, HUMAN, PARTIAL, coverage, coverage_summary, render_checks
 from checks.docs import render_coverage as render_coverage_md
@@ -69,13 +68,13 @@ def coverage_cmd(
             t.add_column(col)
         for pillar, counts in summary.items():
             t.add_row(pillar.label, *(str(counts[s]) for s in (AUTOMATED, PARTIAL, HUMAN)))
-        Console().print(t)
+        make_console().print(t)
         detail = Table(show_lines=False)
         for col in ("Practice", "Legacy", "Status", "Checks"):
             detail.add_column(col, overflow="fold")
         for r in rows:
             detail.add_row(r.practice.id, r.practice.legacy_id, r.status,
                            " ".join((*r.primary, *(f"({c})" for c in r.secondary))) or "-")
-        Console().print(detail)
+        make_console().print(detail)
     else:
         fail(f"unknown format {fmt!r}; use table, json or markdown", EXIT_USAGE)

@@ -23,7 +23,18 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_FAILED_FINDINGS = 3
 
-err_console = Console(stderr=True)
+# Tables written to a file or a pipe (CI logs, `| tee`) would wrap at rich's fallback of 80
+# columns; a terminal keeps its own width and COLUMNS always wins.
+PIPE_WIDTH = 160
+
+
+def make_console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not os.environ.get("COLUMNS") and not stream.isatty()
+    return Console(stderr=stderr, width=PIPE_WIDTH if wide else None)
+
+
+err_console = make_console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import EXIT_USAGE, fail, resolve_db
+from agent.cli.common import EXIT_USAGE, fail, make_console, resolve_db
 from agent.reports.tables import plain
 
 ROW = tuple[str, str, str, str, str]  # account, region, kind, state, reason
@@ -193,7 +193,7 @@ def coverage(
         print(json.dumps({"scan": row.uid, "status": row.status.value,
                           "coverage": build(rows).as_dicts(names)}, indent=2))
         return
-    console = Console()
+    console = make_console()
     console.print(f"scan {row.uid} ({row.status.value}), started "
                   f"{row.started_at:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
     print_matrix(console, rows, names, title=f"Coverage of scan {row.id}")

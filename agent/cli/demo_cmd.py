@@ -11,7 +11,7 @@ import aioboto3
 import platformdirs
 import typer
 
-from agent.cli.common import EXIT_OK, err_console, fail, resolve_db
+from agent.cli.common import EXIT_OK, err_console, fail, make_console, resolve_db
 from agent.cli.scan_run import render, run_job
 from agent.domain import Status
 from agent.logs import configure
@@ -129,11 +129,10 @@ def scanned(n: int, total: int, outcome: ScanOutcome) -> None:
 def show_history(store: Any, scans: int, output_format: str, url: str) -> None:
     """The trend over the demo's scans and the diff of its last two, for people (on stderr
     when the findings went to stdout as JSON or CSV)."""
-    from rich.console import Console
 
     from agent.cli import history_render
 
-    console = err_console if output_format in ("json", "csv") else Console()
+    console = err_console if output_format in ("json", "csv") else make_console()
     points = store.trends(by="pillar", per="scan", last=scans)
     console.print(history_render.trend_table(points, "pillar", "scan"))
     before, after = store.latest_finished(2)[::-1]

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli.common import make_console
+
 if TYPE_CHECKING:
     from agent.store import Diff, DiffEntry, FindingRow, ScanRow, ScanSummary, TrendPoint
 
@@ -150,7 +152,7 @@ def findings(
         reason = f.reason + (f" — muted: {f.mute.reason}" if f.muted and f.mute else "")
         t.add_row(status, f.severity.value, f.check_id, f.account_id, f.region, res,
                   _when(since), reason)
-    Console().print(t)
+    make_console().print(t)
 
 
 # -- trends ------------------------------------------------------------------------------------
@@ -170,7 +172,7 @@ def trends(points: Sequence[TrendPoint], output_format: str, by: str, per: str,
     if output_format != "table":
         _emit([trend_dict(p) for p in points], TREND_FIELDS, output_format)
         return
-    console = console or Console()
+    console = console or make_console()
     if not points:
         console.print("no finished scans in that window", highlight=False)
         return
@@ -244,7 +246,7 @@ def diff(result: Diff, output_format: str, console: Console | None = None) -> No
     if output_format == "csv":
         _emit([diff_dict(e) for e in result.entries], DIFF_FIELDS, output_format)
         return
-    console = console or Console()
+    console = console or make_console()
     a, b = result.before, result.after
     counts = ", ".join(f"{len(result.of(c))} {c}" for c in ("new", "resolved", "changed"))
     t = Table(title=f"Scan {a.id} ({_when(a.started_at)}) -> scan {b.id} "
@@ -309,4 +311,4 @@ def scans(rows: Sequence[ScanSummary], output_format: str) -> None:
         t.add_row(str(s.id), s.uid[:8], _when(s.started_at), took, s.status.value,
                   str(r.accounts), cover, str(r.gaps), f"+{r.new}", f"-{r.resolved}",
                   str(r.open), str(r.muted))
-    Console().print(t)
+    make_console().print(t)

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from botocore import exceptions as bx
 from botocore.exceptions import BotoCoreError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -18,7 +17,7 @@ from agent import __version__
 from agent.cli import history_cmd
 from agent.cli.agent_cmd import agent, health
 from agent.cli.catalog_cmd import coverage_cmd, docs
-from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, resolve_db
+from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, make_console, resolve_db
 from agent.cli.config_cmd import config_app
 from agent.cli.coverage_cmd import coverage
 from agent.cli.demo_cmd import demo
@@ -130,7 +129,7 @@ def checks_list(
             t.add_row(c.id, c.pillar.label, c.severity.value,
                       " ".join(f"{p.id} ({p.legacy_id})" for p in c.lens), c.title,
                       " ".join(f"{p.name}={p.default!r}" for p in c.params))
-        Console().print(t)
+        make_console().print(t)
     else:
         fail(f"unknown format {fmt!r}; use table, json or markdown", EXIT_USAGE)
 

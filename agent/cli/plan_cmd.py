@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agent.cli.common import EXIT_USAGE, fail
+from agent.cli.common import EXIT_USAGE, fail, make_console
 from agent.cli.report_cmd import DB_HELP, open_store, pick_scan, write
 from checks import by_id
 
@@ -73,9 +73,9 @@ def plan(
     elif fmt == "markdown":
         write(plan_render.to_markdown(result), output)
     elif output is None:
-        Console().print(plan_render.table(result))
+        make_console().print(plan_render.table(result))
         if result.unknown:
-            Console(stderr=True).print(
+            make_console(stderr=True).print(
                 f"{sum(result.unknown.values())} findings of {len(result.unknown)} checks could "
                 "not be verified (UNKNOWN) and are not ranked; see 'mllens report'.",
                 highlight=False,

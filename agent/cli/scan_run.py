@@ -20,7 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent import report
-from agent.cli.common import EXIT_ERROR, EXIT_FAILED_FINDINGS, EXIT_OK, err_console, fail
+from agent.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED_FINDINGS,
+    EXIT_OK,
+    err_console,
+    fail,
+    make_console,
+)
 from agent.cli.coverage_cmd import print_matrix
 from agent.cli.report_cmd import scan_output
 from agent.domain import Result, Severity, Status
@@ -204,7 +211,7 @@ def render(
     catalog = by_id()
     machine = output_format != "table"
     # Keep stdout parseable when findings go there in a file format: the summary goes to stderr.
-    human = err_console if machine and output is None else Console()
+    human = err_console if machine and output is None else make_console()
     if machine:
         text = scan_output(results, output_format, store_url, outcome.scan_id, severities)
     else:

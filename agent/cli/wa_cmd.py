@@ -18,7 +18,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agent.cli.common import EXIT_OK, EXIT_USAGE, err_console, fail, resolve_db, split_names
+from agent.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    err_console,
+    fail,
+    make_console,
+    resolve_db,
+    split_names,
+)
 from agent.reports.tables import plain
 from agent.wa.api import ML_LENS, WaError
 from agent.wa.plan import QuestionPlan
@@ -209,7 +217,7 @@ def render(report: SyncReport, output_format: str, stream: Console | None = None
         sys.stdout.write(json.dumps(report_dict(report), indent=2, default=str) + "\n")
         human = err_console
     else:
-        human = stream or Console()
+        human = stream or make_console()
         t = Table(title=_title(report))
         t.add_column("Question", overflow="fold")
         t.add_column("Choice", overflow="fold")
