@@ -265,3 +265,49 @@ def test_lifecycle_fold_agrees_with_advance() -> None:
             brief = lc.fold(brief, obs.status.value, obs.severity, obs.reason, obs.mute_id)
             assert brief == (state.status.value, state.severity, state.reason, state.mute_id,
                              state.unknown_since_at is not None)
+
+
+def test_lifecycle_unknown_resource_holds_its_variants_open(store: Store) -> None:
+    """A resource judged UNKNOWN as a whole (its describe failed) in a complete scope does not
+    resolve its per-variant findings: they stay open, unverified with that reason, and the next
+    full answer is no reopening."""
+    variants = [replace(result(Status.FAIL), sub_resource=v) for v in ("primary", "shadow")]
+    s1, _ = scan(store, variants)
+    whole = result(Status.UNKNOWN, reason="resource not fully described: throttled")
+    s2, w2 = scan(store, [whole])
+    rows = {r.sub_resource: r for r in store.findings()}
+    assert {k: (r.status, r.is_open) for k, r in rows.items()} == {
+        "primary": (FindingStatus.FAIL, True), "shadow": (FindingStatus.FAIL, True),
+        "": (FindingStatus.UNKNOWN, False)}
+    assert rows["primary"].unknown_since_scan_id == s2
+    assert rows["primary"].unknown_reason == "resource not fully described: throttled"
+    assert (w2.gone, w2.resolved) == (0, 0)
+    _, w3 = scan(store, variants)
+    rows = {r.sub_resource: r for r in store.findings()}
+    assert rows["primary"].first_seen_scan_id == s1 and rows["primary"].unknown_since_at is None
+    assert (w3.reopened, w3.opened) == (0, 0)
+
+
+def test_lifecycle_region_unknown_holds_every_finding_of_the_check(store: Store) -> None:
+    """A check answered UNKNOWN for the whole region (it crashed) in a scope whose inputs were
+    complete resolves none of its findings there."""
+    other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ep-2"
+    scan(store, [result(Status.FAIL), result(Status.FAIL, arn=other)])
+    crash = Result(CHECK, Status.UNKNOWN, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:region",
+                   "check error: KeyError: 'x'", ACCOUNT, REGION, Severity.HIGH,
+                   Pillar.RELIABILITY, resource_kind="region")
+    _, w2 = scan(store, [crash])
+    open_rows = [r for r in store.findings() if r.resource_kind == "endpoints"]
+    assert [(r.status, r.is_open) for r in open_rows] == [(FindingStatus.FAIL, True)] * 2
+    assert all(r.unknown_reason == "check error: KeyError: 'x'" for r in open_rows)
+    assert (w2.gone, w2.resolved) == (0, 0)
+
+
+def test_lifecycle_unknown_elsewhere_does_not_hold_a_deleted_resource(store: Store) -> None:
+    """Only the same check and resource hold a finding: another resource's UNKNOWN does not
+    keep a deleted one from going GONE."""
+    other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ep-2"
+    scan(store, [result(Status.FAIL), result(Status.FAIL, arn=other)])
+    _, w2 = scan(store, [result(Status.UNKNOWN, arn=other)])
+    gone = [r for r in store.findings() if r.resource_arn == ARN]
+    assert [r.status for r in gone] == [FindingStatus.GONE] and w2.resolved == 1

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from agent.domain import Resource, Result, Status
+from agent.domain import Pillar, Resource, Result, Severity, Status
 from agent.mutes import MuteRule, MuteSet, tags_of
 from agent.store import lifecycle
 from agent.store.lifecycle import FindingState, Observation
@@ -63,7 +63,7 @@ class _Tally:
 _T = FindingRecord
 _READ = (
     col(_T.id), col(_T.key), col(_T.region), col(_T.check_id), col(_T.resource_kind),
-    col(_T.pillar), col(_T.missing_since_scan_id),
+    col(_T.pillar), col(_T.missing_since_scan_id), col(_T.resource_arn), col(_T.sub_resource),
     *(getattr(_T, name) for name in _STATE_COLUMNS),
 )
 
@@ -76,13 +76,50 @@ class _Known:
     resource_kind: str
     pillar: str
     missing_since: int | None
+    resource_arn: str
+    sub_resource: str
     state: FindingState
 
 
 def _known(row: Any) -> _Known:
-    values: dict[str, Any] = dict(zip(_STATE_COLUMNS, row[7:], strict=True))
+    values: dict[str, Any] = dict(zip(_STATE_COLUMNS, row[9:], strict=True))
     values["status"] = FindingStatus(values["status"])
-    return _Known(row[0], row[2], row[3], row[4], row[5], row[6], FindingState(**values))
+    return _Known(row[0], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                  FindingState(**values))
+
+
+def held_by_unknown(
+    existing: Mapping[str, _Known], reported: Mapping[str, Result], account_id: str
+) -> dict[str, Result]:
+    """Known findings this write does not report, whose check answered UNKNOWN for their
+    resource (the whole of it, or another part of it) or for their whole region: a resource
+    whose describe failed is judged once, without its variants, and a check that crashed is
+    judged once for the region. Not seen then is not gone: they take that UNKNOWN (and read as
+    unverified) instead of resolving, however complete the rest of the scope was."""
+    by_resource: dict[tuple[str, str, str], Result] = {}
+    by_region: dict[tuple[str, str], Result] = {}
+    for r in reported.values():
+        if r.status is not Status.UNKNOWN:
+            continue
+        by_resource.setdefault((r.check_id, r.region, r.resource_arn), r)
+        if r.resource_kind == "region":
+            by_region.setdefault((r.check_id, r.region), r)
+    if not by_resource:
+        return {}
+    held: dict[str, Result] = {}
+    for key, k in existing.items():
+        if key in reported or k.state.status == FindingStatus.GONE:
+            continue
+        cause = (by_resource.get((k.check_id, k.region, k.resource_arn))
+                 or by_region.get((k.check_id, k.region)))
+        if cause is None:
+            continue
+        held[key] = Result(
+            k.check_id, Status.UNKNOWN, k.resource_arn, cause.reason, account_id, k.region,
+            Severity(k.state.severity), Pillar(k.pillar), resource_kind=k.resource_kind,
+            sub_resource=k.sub_resource, observed_at=cause.observed_at,
+        )
+    return held
 
 
 def write_findings(
@@ -103,6 +140,7 @@ def write_findings(
         row[1]: _known(row)
         for row in session.execute(select(*_READ).where(col(_T.account_id) == account_id))
     }
+    reported.update(held_by_unknown(existing, reported, account_id))
     tally = _Tally(findings=len(reported))
     mute_ids = _mutes_for(session, scan, reported, resources, mutes, now)
     tally.muted_keys = frozenset(mute_ids)
