@@ -311,3 +311,18 @@ def test_lifecycle_unknown_elsewhere_does_not_hold_a_deleted_resource(store: Sto
     _, w2 = scan(store, [result(Status.UNKNOWN, arn=other)])
     gone = [r for r in store.findings() if r.resource_arn == ARN]
     assert [r.status for r in gone] == [FindingStatus.GONE] and w2.resolved == 1
+
+
+def test_lifecycle_unknown_after_gone_is_unknown_not_gone(store: Store) -> None:
+    """A deleted resource that comes back and cannot be judged reads as UNKNOWN (it exists),
+    not as still deleted; a later FAIL reopens it."""
+    scan(store, [result(Status.FAIL)])
+    scan(store, [])
+    s3, w3 = scan(store, [result(Status.UNKNOWN, reason="not reported")])
+    row = only(store)
+    assert (row.status, row.reason, row.is_open) == (FindingStatus.UNKNOWN, "not reported",
+                                                     False)
+    assert row.last_seen_scan_id == s3 and w3.events == 1
+    assert only(store, s3).status == FindingStatus.UNKNOWN  # the as-of replay agrees
+    _, w4 = scan(store, [result(Status.FAIL)])
+    assert only(store).is_open and w4.reopened == 1

@@ -12,7 +12,8 @@ Rules:
   that observation; a check never does).
 - UNKNOWN never changes the known status, severity, reason or evidence; it only marks the
   finding as unverified since that scan (`unknown_since_*`). A finding never seen with a known
-  status simply carries its latest UNKNOWN.
+  status simply carries its latest UNKNOWN, and so does one that was GONE: its resource is
+  back (or in scope again) but could not be judged, which is not "deleted".
 - FAIL after a resolution reopens: `reopened_at` is set and the resolution cleared.
 - An event is recorded for the first observation and whenever the reported
   (status, severity, reason) or the mute rule changes; severity is ignored for UNKNOWN, which
@@ -146,10 +147,12 @@ def _unknown(state: FindingState, obs: Observation) -> FindingState:
     seen = replace(
         state, last_seen_at=obs.at, last_seen_scan_id=obs.scan_id, mute_id=obs.mute_id
     )
-    if state.status == UNKNOWN:
-        # Nothing known to protect: the latest UNKNOWN is the best description. Severity
-        # stays: an UNKNOWN has none of its own, and events ignore it.
-        return replace(seen, reason=obs.reason, evidence=obs.evidence, observed_at=obs.at)
+    if state.status in (UNKNOWN, GONE):
+        # Nothing known to protect (GONE said the resource was not there; it is now): the
+        # latest UNKNOWN is the best description. Severity stays: an UNKNOWN has none of its
+        # own, and events ignore it.
+        return replace(seen, status=UNKNOWN, reason=obs.reason, evidence=obs.evidence,
+                       observed_at=obs.at)
     if state.unknown_since_at is None:
         seen = replace(seen, unknown_since_at=obs.at, unknown_since_scan_id=obs.scan_id)
     return replace(seen, unknown_reason=obs.reason)
@@ -177,7 +180,7 @@ def fold(
             raise ValueError("a finding cannot begin as GONE")
         return Brief(status, severity, reason, mute_id, False)
     if status == UNKNOWN:
-        if prev.status == UNKNOWN:
+        if prev.status in (UNKNOWN, GONE):
             return Brief(UNKNOWN, prev.severity, reason, mute_id, False)
         return Brief(prev.status, prev.severity, prev.reason, mute_id, True)
     if status == GONE:
