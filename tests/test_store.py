@@ -313,3 +313,24 @@ def test_store_concurrent_writers_all_land(db_url: str) -> None:
             for f in futures:
                 f.result()
         assert sorted(r.account_id for r in one.findings()) == accounts
+
+
+def test_store_read_only_open_reads_and_never_writes(tmp_path: Path) -> None:
+    """A reader's store answers queries, leaves the database file as it was, and refuses any
+    write. (In a writable directory SQLite may add its -wal/-shm coordination files.)"""
+    import pytest
+
+    from agent.store import StoreError
+
+    url = f"sqlite:///{tmp_path / 'ro.db'}"
+    with Store.open(url) as store:
+        sid = store.start_scan({"accounts": []})
+        store.finish_scan(sid, "complete", 0, {})
+    before = (tmp_path / "ro.db").read_bytes()
+    with Store.open(url, migrate=False, read_only=True) as reader:
+        assert [s.id for s in reader.latest_scans()] == [sid]
+        with pytest.raises(StoreError):
+            reader.start_scan({"accounts": []})
+    assert (tmp_path / "ro.db").read_bytes() == before
+    with pytest.raises(StoreError, match="no database at"):
+        Store.open(f"sqlite:///{tmp_path / 'none.db'}", read_only=True)

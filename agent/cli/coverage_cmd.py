@@ -173,7 +173,7 @@ def coverage(
     from agent.store import Store, StoreError
 
     try:
-        with Store.open(resolve_db(db), migrate=False) as store:
+        with Store.open(resolve_db(db), migrate=False, read_only=True) as store:
             if scan is None:
                 latest = store.latest_scans(1)
                 if not latest:

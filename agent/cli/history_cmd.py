@@ -277,7 +277,7 @@ def open_reader(db: str | None) -> Store:
             and not os.path.exists(u.database):
         fail(f"no store at {u.database}: run 'mllens scan' first, or pass --db")
     try:
-        return Store.open(url, migrate=False)
+        return Store.open(url, migrate=False, read_only=True)
     except StoreError as exc:
         fail(str(exc))
 

@@ -57,7 +57,7 @@ def open_store(db: str | None) -> tuple[Store, str]:
                 and not Path(path).exists():
             fail(f"no mllens store at {path}: run 'mllens scan' first, or pass --db")
     try:
-        return Store.open(url, migrate=False), url
+        return Store.open(url, migrate=False, read_only=True), url
     except StoreError as exc:
         fail(str(exc))
 
@@ -129,7 +129,7 @@ def scan_output(
     if output_format not in reports.FORMATS:
         fail(f"unknown output format {output_format!r}; use table, {format_help()}", EXIT_USAGE)
     try:
-        with Store.open(store_url, migrate=False) as store:
+        with Store.open(store_url, migrate=False, read_only=True) as store:
             rep = from_results(results, by_id(), store, scan_id)
     except StoreError as exc:
         fail(f"store: {exc}")

@@ -154,7 +154,7 @@ def wa_sync(
     if missing:
         fail(f"no store at {missing}: run `mllens scan` first, or pass --db")
     try:
-        store = Store.open(url, migrate=False)
+        store = Store.open(url, migrate=False, read_only=True)
     except StoreError as exc:
         fail(str(exc))
     with store:

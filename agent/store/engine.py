@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
@@ -37,11 +39,17 @@ def parse_url(url: str | URL) -> URL:
     raise StoreError(f"unsupported database URL scheme {parsed.drivername!r}: {_HELP}")
 
 
-def make_engine(url: str | URL) -> Engine:
-    """An engine that has connected once, or a StoreError saying why it cannot."""
+def make_engine(url: str | URL, *, read_only: bool = False) -> Engine:
+    """An engine that has connected once, or a StoreError saying why it cannot.
+
+    `read_only`: for commands that only read. A SQLite file is then opened read-only (never
+    created, its directory never touched), so an archived or read-only-mounted history can be
+    queried by someone who may not write it.
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(parsed)
+        engine = _sqlite_reader(parsed) if read_only and not _is_memory(parsed) \
+            else _sqlite_engine(parsed)
     else:
         engine = _postgres_engine(parsed)
     try:
@@ -79,6 +87,44 @@ def _sqlite_engine(url: URL) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _sqlite_reader(url: URL) -> Engine:
+    path = Path(url.database or "").expanduser().absolute()
+    if path.is_dir():
+        raise StoreError(f"cannot use {path} as the database: it is a directory")
+    if not path.exists():
+        raise StoreError(f"no database at {path}")
+    if not os.access(path, os.R_OK):
+        raise StoreError(f"cannot read the database {path}: permission denied")
+    uri = f"file:{quote(str(path))}"
+
+    def connect() -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT_S,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # A WAL database whose directory we cannot write (so no shared-memory file can be
+            # made) opens only as immutable: fine for an archive nobody writes any more.
+            conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True,
+                                   check_same_thread=False)
+        return conn
+
+    engine = create_engine(url.set(database=str(path)), creator=connect)
+    event.listen(engine, "connect", _sqlite_reader_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_reader_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cur.execute("PRAGMA query_only = ON")
+    finally:
+        cur.close()
 
 
 def _prepare_sqlite_path(path: Path) -> Path:

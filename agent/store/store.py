@@ -59,13 +59,22 @@ class Store:
 
     @classmethod
     def open(
-        cls, url: str, *, migrate: bool = True, clock: Callable[[], datetime] = utcnow
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        read_only: bool = False,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Self:
         """Connect, and bring the schema to head: always for an empty database, and for an
-        older one when `migrate` is true. Otherwise an out-of-date schema is a StoreError."""
-        engine = make_engine(url)
+        older one when `migrate` is true. Otherwise an out-of-date schema is a StoreError.
+        `read_only` (for commands that only read) never creates, migrates or writes."""
+        engine = make_engine(url, read_only=read_only)
         try:
-            _prepare_schema(engine, migrate)
+            if read_only:
+                _check_schema(engine)
+            else:
+                _prepare_schema(engine, migrate)
         except BaseException:
             engine.dispose()
             raise
@@ -438,6 +447,15 @@ def _running(s: Session, scan_id: int) -> ScanRecord:
     if rec.status != ScanStatus.RUNNING.value:
         raise StoreError(f"scan {scan_id} is {rec.status}, not running")
     return rec
+
+
+def _check_schema(engine: Engine) -> None:
+    """A store a reader can use as it is: at this mllens' schema revision."""
+    current = migrate.current_revision(engine)
+    if current is None:
+        raise StoreError(f"{place(engine)} is not an mllens store (no schema version)")
+    if current != migrate.head_revision():
+        _prepare_schema(engine, allow_upgrade=False)
 
 
 def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
