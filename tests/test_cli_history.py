@@ -181,3 +181,39 @@ def test_cli_scan_rejects_bad_mute_file_before_scanning(tmp_path: Path) -> None:
                        "--endpoint-url", "http://127.0.0.1:1", "-r", "us-east-1")
     assert code == 2 and "mute #1: 'reason' is required" in one_line(err)
     assert str(bad) in err and not db.exists()
+
+
+def test_queries_refuse_unknown_checks_and_times_before_history(tmp_path: Path) -> None:
+    """A typo in a check ID, or a time before the first scan, is an error, not "0 findings"."""
+    db = tmp_path / "h.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        sid = store.start_scan({"accounts": []})
+        store.finish_scan(sid, "complete", 0, {})
+    for args, message in (
+        (["findings", "-c", "no_such_check"], "unknown check 'no_such_check'"),
+        (["trends", "-c", "no_such_check"], "unknown check 'no_such_check'"),
+        (["diff", "-c", "no_such_check"], "unknown check 'no_such_check'"),
+        (["findings", "--as-of", "2020-01-01"], "no finished scan started at or before"),
+    ):
+        result = CliRunner().invoke(app, [*args, "--db", str(db)], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_queries_on_a_store_of_interrupted_scans_say_nothing_is_known(tmp_path: Path) -> None:
+    """With only interrupted scans, `findings` says nothing is known instead of "0 findings"."""
+    db = tmp_path / "h.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        sid = store.start_scan({"accounts": []})
+        store.finish_scan(sid, "interrupted", 0, {}, "killed")
+    result = CliRunner().invoke(app, ["findings", "--db", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "no complete or partial scan yet" in result.stderr
+    assert "interrupted" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", "sqlite://", "sqlite:///:memory:",
+                                   "sqlite:///file::memory:?cache=shared"])
+def test_db_that_would_lose_the_history_is_refused(value: str) -> None:
+    """An empty --db or an in-memory database is a usage error, for readers and scans alike."""
+    for command in (["scans"], ["scan", "--endpoint-url", "http://127.0.0.1:1"]):
+        result = CliRunner().invoke(app, [*command, "--db", value], env={"COLUMNS": "200"})
+        assert result.exit_code == 2, (command, value, result.stderr)

@@ -83,7 +83,7 @@ def agent(
 
     from agent.store import Store, StoreError
 
-    url = resolve_db(db or settings.database.url)
+    url = resolve_db(db if db is not None else settings.database.url)
     try:
         store = Store.open(url)
     except StoreError as exc:

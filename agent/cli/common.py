@@ -50,11 +50,27 @@ def default_db_url() -> str:
 
 
 def resolve_db(value: str | None) -> str:
-    """A URL is used as given; a bare path means a SQLite file there."""
+    """A URL is used as given; a bare path means a SQLite file there. An empty value (an unset
+    shell variable, say) or an in-memory SQLite database is refused: either would quietly
+    store the history somewhere it cannot be found again."""
+    if value is not None and not value.strip():
+        fail("the store is empty (--db '' or an empty setting); give a file path or a URL",
+             EXIT_USAGE)
     value = value or os.environ.get("MLLENS_DB") or default_db_url()
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    if _in_memory(value):
+        fail(f"{value} is an in-memory database: the history would be lost when mllens exits; "
+             "give a file path or a PostgreSQL URL", EXIT_USAGE)
+    return value
+
+
+def _in_memory(url: str) -> bool:
+    head, _, rest = url.partition("://")
+    if not head.startswith("sqlite"):
+        return False
+    db = rest[1:] if rest.startswith("/") else rest
+    return db.split("?")[0] == "" or ":memory:" in db or "mode=memory" in db
 
 
 def split_names(values: Iterable[str] | None) -> list[str]:

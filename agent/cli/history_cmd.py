@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -100,7 +101,6 @@ def findings(
         status=parse_statuses(status),
         severity=parse_choices(severity, Severity, "severity"),
         pillar=parse_choices(pillar, Pillar, "pillar"),
-        check_id=split_names(check) or None,
         account_id=split_names(account) or None,
         region=split_names(region) or None,
         resource=resource,
@@ -109,8 +109,9 @@ def findings(
     )
     with open_reader(db) as store:
         try:
-            if not store.latest_scans(1):
-                return empty_store(store, output_format, out.FINDING_FIELDS)
+            if nothing_finished(store, output_format, out.FINDING_FIELDS):
+                return None
+            where = replace(where, check_id=known_check_ids(store, check))
             scan, at = resolve_as_of(store, as_of) if as_of is not None else (None, None)
             rows = store.findings(scan.id if scan and at is None else None, where=where, at=at)
         except StoreError as exc:
@@ -157,15 +158,15 @@ def trends(
 
     where = FindingFilter.of(
         pillar=parse_choices(pillar, Pillar, "pillar"),
-        check_id=split_names(check) or None,
         account_id=split_names(account) or None,
         region=split_names(region) or None,
         resource=resource,
     )
     with open_reader(db) as store:
         try:
-            if not store.latest_scans(1):
-                return empty_store(store, output_format, out.TREND_FIELDS)
+            if nothing_finished(store, output_format, out.TREND_FIELDS):
+                return None
+            where = replace(where, check_id=known_check_ids(store, check))
             points = store.trends(by=by, per=per, since=start, until=end, last=last,
                                   where=where)
         except StoreError as exc:
@@ -204,12 +205,12 @@ def diff(
     where = FindingFilter.of(
         severity=parse_choices(severity, Severity, "severity"),
         pillar=parse_choices(pillar, Pillar, "pillar"),
-        check_id=split_names(check) or None,
         account_id=split_names(account) or None,
         region=split_names(region) or None,
         resource=resource,
     )
     with open_reader(db) as store:
+        where = replace(where, check_id=known_check_ids(store, check))
         a, b = pick_pair(store, scan_a, scan_b)
         try:
             result = store.diff(a.id, b.id, where)
@@ -307,12 +308,50 @@ def empty_store(store: Store, output_format: str, fields: Sequence[str]) -> None
     out.empty(output_format, fields)
 
 
+def nothing_finished(store: Store, output_format: str, fields: Sequence[str]) -> bool:
+    """Say so (and print an empty result) when no scan has finished complete or partial: an
+    empty answer then means "not known", never "nothing open"."""
+    if store.latest_finished(1):
+        return False
+    latest = store.latest_scans(1)
+    if not latest:
+        empty_store(store, output_format, fields)
+        return True
+    s = latest[0]
+    err_console.print(f"the store at {where_is(store)} holds no complete or partial scan yet "
+                      f"(the latest, {s.id}, is {s.status.value}): nothing is known",
+                      highlight=False, soft_wrap=True)
+    out.empty(output_format, fields)
+    return True
+
+
+def known_check_ids(store: Store, values: Iterable[str] | None) -> frozenset[str] | None:
+    """The check IDs of a filter, each in the catalog or in the store (a check retired since
+    it was stored is still asked about); an unknown one is a usage error."""
+    ids = split_names(values)
+    if not ids:
+        return None
+    from checks import by_id
+
+    catalog = by_id()
+    unknown = [c for c in ids if c not in catalog]
+    if unknown:
+        stored = store.check_ids()
+        unknown = [c for c in unknown if c not in stored]
+    if unknown:
+        fail(f"unknown check {', '.join(repr(u) for u in unknown)}; run 'mllens checks list' "
+             "for the catalog", EXIT_USAGE)
+    return frozenset(ids)
+
+
 def resolve_as_of(store: Store, ref: str) -> tuple[ScanRow | None, datetime | None]:
-    """A scan reference means that scan; a time means that time (and the scan before it)."""
+    """A scan reference means that scan; a time means that time (and the scan before it). A
+    time before the first finished scan is an error: nothing was known then."""
     from agent.store import parse_time
 
     when = parse_time(ref, end_of_day=True)
     if when is not None:
+        scan_named(store, ref)  # fails when no finished scan started by then
         return None, when
     return scan_named(store, ref), None
 

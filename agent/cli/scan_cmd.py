@@ -216,7 +216,7 @@ def scan(
 
     from agent.store import Store, StoreError  # imported late: the store pulls in SQLAlchemy
 
-    url = resolve_db(db or settings.database.url)
+    url = resolve_db(db if db is not None else settings.database.url)
     try:
         store = Store.open(url)
     except StoreError as exc:

@@ -403,6 +403,11 @@ class Store:
                  .order_by(col(ScanRecord.id).desc()).limit(n))
             return [reads.scan_row(r) for r in s.scalars(q)]
 
+    def check_ids(self) -> set[str]:
+        """Every check ID the store holds findings of."""
+        with self._session("listing checks") as s:
+            return set(s.scalars(select(col(FindingRecord.check_id)).distinct()))
+
     def finding_events(self, key_or_id: str | int) -> list[FindingEventRow]:
         """The history of one finding, by its key or id, oldest first."""
         with self._session("reading finding history") as s:
