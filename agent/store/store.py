@@ -450,7 +450,15 @@ def _running(s: Session, scan_id: int) -> ScanRecord:
     if rec is None:
         raise StoreError(f"no scan with id {scan_id}")
     if rec.status != ScanStatus.RUNNING.value:
-        raise StoreError(f"scan {scan_id} is {rec.status}, not running")
+        # Only a process holding the store lock closes a running scan, so this one's lock was
+        # lost (its PostgreSQL connection was closed, its lock file removed) and another scan
+        # took over. What was written before stays; nothing more may be.
+        raise StoreError(
+            f"scan {scan_id} was closed as {rec.status} by another mllens process "
+            f"({rec.error or 'no reason given'}): this scan lost its store lock (was its "
+            "database connection closed?); the accounts it wrote before are kept, the rest "
+            "is not written"
+        )
     return rec
 
 
