@@ -217,3 +217,21 @@ def test_db_that_would_lose_the_history_is_refused(value: str) -> None:
     for command in (["scans"], ["scan", "--endpoint-url", "http://127.0.0.1:1"]):
         result = CliRunner().invoke(app, [*command, "--db", value], env={"COLUMNS": "200"})
         assert result.exit_code == 2, (command, value, result.stderr)
+
+
+@pytest.mark.parametrize("command", [["findings"], ["scans"], ["report"], ["plan"],
+                                     ["coverage"], ["checks", "list"]])
+def test_every_format_option_takes_both_spellings(command: list[str], tmp_path: Path) -> None:
+    """-f/--format and -o/--output-format mean the same on every command that prints."""
+    db = tmp_path / "h.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        sid = store.start_scan({"accounts": []})
+        store.finish_scan(sid, "complete", 0, {})
+    extra = [] if command[0] == "checks" else ["--db", str(db)]
+    outs = []
+    for flag in ("-f", "-o", "--format", "--output-format"):
+        result = CliRunner().invoke(app, [*command, flag, "json", *extra],
+                                    env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (flag, result.stderr)
+        outs.append(json.loads(result.stdout))
+    assert all(o == outs[0] for o in outs)

@@ -46,7 +46,7 @@ def docs(
 
 
 def coverage_cmd(
-    fmt: Annotated[str, typer.Option("--format", "-f",
+    fmt: Annotated[str, typer.Option("--format", "--output-format", "-f",
                                      help="table, json or markdown.")] = "table",
 ) -> None:
     """Show, per pillar, which lens practices the checks automate, partly or not at all."""

@@ -23,6 +23,16 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_FAILED_FINDINGS = 3
 
+# Every command that prints in several formats takes these spellings alike.
+FORMAT_FLAGS = ("--format", "--output-format", "-f", "-o")
+
+# The words every command takes for a finding status (`open` is a FAIL).
+STATUS_WORDS = {
+    "open": "FAIL", "fail": "FAIL", "failed": "FAIL", "pass": "PASS", "passed": "PASS",
+    "na": "NOT_APPLICABLE", "n/a": "NOT_APPLICABLE", "not_applicable": "NOT_APPLICABLE",
+    "unknown": "UNKNOWN", "gone": "GONE",
+}
+
 # Tables written to a file or a pipe (CI logs, `| tee`) would wrap at rich's fallback of 80
 # columns; a terminal keeps its own width and COLUMNS always wins.
 PIPE_WIDTH = 160

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import EXIT_USAGE, fail, make_console, resolve_db
+from agent.cli.common import EXIT_USAGE, FORMAT_FLAGS, fail, make_console, resolve_db
 from agent.reports.tables import plain
 
 ROW = tuple[str, str, str, str, str]  # account, region, kind, state, reason
@@ -165,7 +165,7 @@ def coverage(
         str | None, typer.Argument(help="Scan id or uid (prefix). Default: the latest scan.")
     ] = None,
     db: Annotated[str | None, typer.Option(help="Store URL or SQLite file path.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option(*FORMAT_FLAGS, help="table or json.")] = "table",
 ) -> None:
     """Show which accounts, regions and services a scan covered, skipped or failed, and why."""
     if fmt not in ("table", "json"):

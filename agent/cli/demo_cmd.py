@@ -11,7 +11,7 @@ import aioboto3
 import platformdirs
 import typer
 
-from agent.cli.common import EXIT_OK, err_console, fail, make_console, resolve_db
+from agent.cli.common import EXIT_OK, FORMAT_FLAGS, err_console, fail, make_console, resolve_db
 from agent.cli.scan_run import render, run_job
 from agent.domain import Status
 from agent.logs import configure
@@ -53,7 +53,7 @@ def demo(
                      "real scans use."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--output-format", "-o", help="table, json or csv.")
+        str, typer.Option(*FORMAT_FLAGS, help="table, json or csv.")
     ] = "table",
 ) -> None:
     """Start an emulated AWS organisation, seed ML estates in its accounts and scan it

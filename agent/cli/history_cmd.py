@@ -22,6 +22,8 @@ from agent.cli.common import (
     EXIT_FAILED_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    FORMAT_FLAGS,
+    STATUS_WORDS,
     err_console,
     fail,
     resolve_db,
@@ -36,18 +38,13 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json", "csv")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_STATUS_WORDS = {
-    "open": "FAIL", "fail": "FAIL", "failed": "FAIL", "pass": "PASS", "passed": "PASS",
-    "na": "NOT_APPLICABLE", "n/a": "NOT_APPLICABLE", "not_applicable": "NOT_APPLICABLE",
-    "unknown": "UNKNOWN", "gone": "GONE",
-}
 
 Db = Annotated[
     str | None,
     typer.Option(help="Store URL or SQLite file path, as for 'mllens scan'. Default: $MLLENS_DB "
                  "or mllens.db in the user data directory."),
 ]
-Format = Annotated[str, typer.Option("--output-format", "-o", help="table, json or csv.")]
+Format = Annotated[str, typer.Option(*FORMAT_FLAGS, help="table, json or csv.")]
 Accounts = Annotated[list[str] | None, typer.Option("--account", help="Only these accounts.")]
 Regions = Annotated[list[str] | None, typer.Option("--region", "-r", help="Only these regions.")]
 Checks = Annotated[list[str] | None, typer.Option("--check", "-c", help="Only these check IDs.")]
@@ -365,10 +362,10 @@ def parse_statuses(values: Iterable[str] | None) -> set[str] | None:
     words = [v.lower() for v in split_names(values)] or ["open"]
     if "all" in words:
         return None
-    bad = [w for w in words if w not in _STATUS_WORDS]
+    bad = [w for w in words if w not in STATUS_WORDS]
     if bad:
         fail(f"unknown status {bad[0]!r}; use open, pass, na, unknown, gone or all", EXIT_USAGE)
-    return {_STATUS_WORDS[w] for w in words}
+    return {STATUS_WORDS[w] for w in words}
 
 
 def parse_choices(values: Iterable[str] | None, enum: Any, name: str) -> set[str] | None:

@@ -17,7 +17,15 @@ from agent import __version__
 from agent.cli import history_cmd
 from agent.cli.agent_cmd import agent, health
 from agent.cli.catalog_cmd import coverage_cmd, docs
-from agent.cli.common import EXIT_ERROR, EXIT_USAGE, err_console, fail, make_console, resolve_db
+from agent.cli.common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    FORMAT_FLAGS,
+    err_console,
+    fail,
+    make_console,
+    resolve_db,
+)
 from agent.cli.config_cmd import config_app
 from agent.cli.coverage_cmd import coverage
 from agent.cli.demo_cmd import demo
@@ -89,7 +97,7 @@ def version() -> None:
 
 @checks_app.command("list")
 def checks_list(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or markdown.")] = "table",
+    fmt: Annotated[str, typer.Option(*FORMAT_FLAGS, help="table, json or markdown.")] = "table",
 ) -> None:
     """Print the check catalog with pillar, severity and lens practice IDs."""
     catalog = sorted(all_checks(), key=lambda c: (c.pillar.value, c.id))

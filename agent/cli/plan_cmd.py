@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agent.cli.common import EXIT_USAGE, fail, make_console
+from agent.cli.common import EXIT_USAGE, FORMAT_FLAGS, fail, make_console
 from agent.cli.report_cmd import DB_HELP, open_store, pick_scan, write
 from checks import by_id
 
@@ -18,7 +18,7 @@ FORMATS = ("table", "json", "markdown")
 
 def plan(
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table, json or markdown.")
+        str, typer.Option(*FORMAT_FLAGS, help="table, json or markdown.")
     ] = "table",
     output: Annotated[
         Path | None, typer.Option("--output", help="Write here instead of stdout.")

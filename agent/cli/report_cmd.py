@@ -16,6 +16,8 @@ from agent.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
+    FORMAT_FLAGS,
+    STATUS_WORDS,
     check_endpoint_url,
     err_console,
     fail,
@@ -97,9 +99,10 @@ def filter_report(report: Report, severities: set[Severity], statuses: set[str])
 def parse_statuses(values: Iterable[str] | None) -> set[str]:
     out = set()
     for v in split_names(values):
-        s = v.upper()
+        s = STATUS_WORDS.get(v.lower(), v.upper())
         if s not in STATUSES:
-            fail(f"unknown status {v!r}; use one of: {', '.join(STATUSES)}", EXIT_USAGE)
+            fail(f"unknown status {v!r}; use one of: {', '.join(STATUSES)} (or open, pass, na, "
+                 "unknown, gone)", EXIT_USAGE)
         out.add(s)
     return out
 
@@ -178,7 +181,7 @@ def import_to_security_hub(report: Report, client_for: Callable[[str], Any]) -> 
 
 def report(
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"Output format: {format_help()}.")
+        str, typer.Option(*FORMAT_FLAGS, help=f"Output format: {format_help()}.")
     ] = "html",
     output: Annotated[
         Path | None, typer.Option("--output", help="Write here instead of stdout.")

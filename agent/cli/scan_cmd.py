@@ -21,6 +21,7 @@ from agent.cli.common import (
     EXIT_FAILED_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    FORMAT_FLAGS,
     check_endpoint_url,
     check_output_path,
     fail,
@@ -87,7 +88,7 @@ def scan(
                      help="Send every AWS call here (an emulator such as moto)."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--output-format", "-o",
+        str, typer.Option(*FORMAT_FLAGS,
                           help=f"table, or a file format: {format_help()}.")
     ] = "table",
     output: Annotated[

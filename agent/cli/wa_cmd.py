@@ -21,6 +21,7 @@ from rich.table import Table
 from agent.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    FORMAT_FLAGS,
     err_console,
     fail,
     make_console,
@@ -117,7 +118,7 @@ def wa_sync(
         str | None, typer.Option(help="Store URL or SQLite file path (as for scan).")
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--output-format", "-o", help="table or json.")
+        str, typer.Option(*FORMAT_FLAGS, help="table or json.")
     ] = "table",
 ) -> None:
     """Write evidence from the latest scans into a workload's ML Lens review in the WA Tool.
