@@ -6,13 +6,14 @@ guessing when a field is absent, so the checks can keep missing data out of PASS
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.domain import Inventory, Kind, Resource
+from agent.domain import Gap, Inventory, Kind, Resource
 
 # Endpoint states in which the endpoint answers requests (catalog 4.1 "serving endpoints").
 SERVING = frozenset({"InService", "Updating", "SystemUpdating"})
@@ -323,20 +324,81 @@ def last_execution(schedule: Resource) -> Mapping[str, Any] | None:
 # --- optional inventory ----------------------------------------------------------------------
 
 
-def collected(inv: Inventory, kind: Kind) -> bool:
-    """True when `kind` was collected completely in this inventory.
+class Coverage(enum.StrEnum):
+    """What the scan did about one optional input of a check (`check(optional=...)`)."""
 
-    For a check's optional kinds (`check(optional=...)`): absent from the inventory (not
-    asked for) and incomplete (a gap) both mean "judge without it", never "there is none".
+    COLLECTED = "collected"
+    # Absent from the inventory and named by no gap: the scan did not ask for it (a hand-built
+    # inventory, a service not offered in the region). The check judges without it.
+    NOT_ASKED = "not_asked"
+    # Asked for and not collected: a gap on the kind in this account and region, or the
+    # parent's own record missing or unread. Every verdict that depends on it is UNKNOWN, so a
+    # transient failure never turns into a PASS or FAIL that the next clean scan reverses.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionalInput:
+    """One optional input as a check sees it: collected, not asked for, or failed and why."""
+
+    coverage: Coverage
+    # What was not collected and why; empty when collected. Quote it in the UNKNOWN's reason.
+    why: str = ""
+    # The parent's record (`optional_record`), when collected.
+    record: Resource | None = None
+
+    @property
+    def collected(self) -> bool:
+        return self.coverage is Coverage.COLLECTED
+
+    @property
+    def not_asked(self) -> bool:
+        return self.coverage is Coverage.NOT_ASKED
+
+    @property
+    def failed(self) -> bool:
+        return self.coverage is Coverage.FAILED
+
+
+def gaps_reason(kind: Kind, gaps: Iterable[Gap]) -> str:
+    """"glue_job_runs not collected: glue:ListJobs throttled": the kind and the failed calls."""
+    parts = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps})
+    return f"{kind.value} not collected: " + ", ".join(parts)
+
+
+def optional_kind(inv: Inventory, kind: Kind) -> OptionalInput:
+    """Whether the optional `kind` was collected completely, not asked for, or failed (why).
+
+    A kind with a gap is FAILED even when part of it was listed: a partial list is never
+    taken for the whole, nor for "judge without it".
     """
-    return kind in inv.resources and inv.complete(kind)
+    gaps = inv.missing([kind])
+    if gaps:
+        return OptionalInput(Coverage.FAILED, gaps_reason(kind, gaps))
+    if kind not in inv.resources:
+        return OptionalInput(Coverage.NOT_ASKED, f"{kind.value} not asked for in this scan")
+    return OptionalInput(Coverage.COLLECTED)
+
+
+def optional_record(inv: Inventory, kind: Kind, name: str) -> OptionalInput:
+    """The optional per-parent record of `kind` (metrics, run history) for `name`: collected
+    (with the record), not asked for, or failed, whether for the whole kind or this parent."""
+    whole = optional_kind(inv, kind)
+    if not whole.collected:
+        return whole
+    record, problem = record_of(inv, kind, name)
+    if record is None:
+        return OptionalInput(Coverage.FAILED, problem or f"{kind.value} of {name} not read")
+    return OptionalInput(Coverage.COLLECTED, record=record)
 
 
 def record_of(inv: Inventory, kind: Kind, name: str) -> tuple[Resource | None, str | None]:
     """The per-parent record of `kind` (metrics, run history) for `name`, or why there is none.
 
     These kinds hold one record per parent, even an empty one, so a missing record means the
-    parent was not known when that kind was collected, not that it has no data.
+    parent was not known when that kind was collected, not that it has no data. For a kind the
+    check requires (the runner answers for its gaps); optional kinds go through
+    `optional_record`.
     """
     record = by_lower_name(inv.of(kind)).get(name.lower())
     if record is None:
@@ -344,3 +406,6 @@ def record_of(inv: Inventory, kind: Kind, name: str) -> tuple[Resource | None, s
     if record.incomplete_reason:
         return None, f"{kind.value} of {name} not collected: {record.incomplete_reason}"
     return record, None
+
+
+

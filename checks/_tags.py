@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.domain import Inventory, Kind, Resource
+from checks._helpers import optional_kind
 
 COVERAGE = "coverage"
 
@@ -53,12 +54,11 @@ class TagIndex:
 
     @classmethod
     def of(cls, inv: Inventory) -> TagIndex:
-        if Kind.TAGS not in inv.resources and inv.complete(Kind.TAGS):
+        tags = optional_kind(inv, Kind.TAGS)
+        if tags.not_asked:
             return cls("absent", "tags were not collected")
-        gaps = inv.missing([Kind.TAGS])
-        if gaps:
-            parts = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps})
-            return cls("failed", "tags not collected: " + ", ".join(parts))
+        if tags.failed:
+            return cls("failed", tags.why)
         records: dict[str, Resource] = {}
         types: frozenset[str] | None = None
         for r in inv.of(Kind.TAGS):

@@ -133,9 +133,12 @@ class Check:
     # inputs are missing the region itself is UNKNOWN, not each resource of the primary kind.
     region_level: bool = False
     effort: Effort = DEFAULT_EFFORT
-    # Kinds in `needs` the check can do without: a gap in one of them does not make the check
-    # UNKNOWN; the body reads them only when collected (see `checks._helpers.collected`) and
-    # says in its evidence when it judged without them.
+    # Kinds in `needs` the check can do without: the runner does not answer UNKNOWN for their
+    # gaps, the body does, verdict by verdict. It reads them through
+    # `checks._helpers.optional_kind` / `optional_record`: judged without them only when the
+    # scan did not ask for them (saying so in the evidence); when they were asked for and not
+    # collected, each verdict they could change is UNKNOWN, naming what failed, and only the
+    # verdicts they cannot change are given.
     optional: tuple[Kind, ...] = ()
     # Fields of `checks.options.EvaluationOptions` the runner passes as keyword arguments of
     # the same name (e.g. the objectives). They come from the scan, not from check parameters.
@@ -188,7 +191,9 @@ def check(
     Parameters are the function's keyword-only arguments with typed defaults, so the config file
     can be validated against them before a scan starts. `effort` is the work a fix takes
     (config, redeploy or rearchitect; see `Effort`). `optional` kinds are collected for the
-    check (they are added to `needs`) but their gaps are the body's to handle. `options` names
+    check (they are added to `needs`) but their gaps are the body's to handle: "not asked for"
+    means judge without them, "asked for and failed" means UNKNOWN wherever they could change
+    the verdict (see `checks._helpers.OptionalInput`). `options` names
     keyword-only arguments the runner fills from the scan's `EvaluationOptions` (same name);
     they are not parameters, so the config file cannot set them per check.
     """

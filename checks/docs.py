@@ -186,7 +186,10 @@ def render_checks(checks: Sequence[Check]) -> str:
         "",
         f"{len(ordered)} checks. Each is a pure function over one region's inventory; the "
         "runner answers UNKNOWN wherever an inventory the check needs could not be collected "
-        "(never PASS or FAIL on missing data). Lens practices are listed as current ID "
+        "(never PASS or FAIL on missing data). An input marked (optional) is one the check "
+        "can do without: it is judged without it only when the scan did not ask for it; when "
+        "it was asked for and not collected, every verdict it could change is UNKNOWN, naming "
+        "what failed. Lens practices are listed as current ID "
         "(legacy ID); the first is the primary practice, which decides the pillar. "
         "Parameters are keyword arguments with typed defaults. Lens coverage per practice is "
         "in [coverage.md](coverage.md).",

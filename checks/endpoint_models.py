@@ -7,17 +7,18 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from agent.domain import Inventory, Kind, Resource, Severity
+from agent.domain import Inventory, Kind, Resource, Severity, Status
 from checks._helpers import (
     SERVING,
+    OptionalInput,
     Variant,
     all_serverless,
     as_datetime,
-    collected,
     endpoint_config,
     is_async,
     items,
     mapping,
+    optional_kind,
     variants,
 )
 from checks._metrics import endpoint_metrics, incomplete, series, values
@@ -196,16 +197,22 @@ def sagemaker_endpoint_consolidation_candidate(
     multi-model, multi-container or inference-component endpoints (already shared or out of
     scope). UNKNOWN when the config or model cannot be read.
 
-    When endpoint metrics were collected, a candidate must also average under one
+    When the scan asked for endpoint metrics, a candidate must also average under one
     invocation per minute over `idle_lookback_days` (busier ones PASS), endpoints younger than
-    `idle_min_age_days` are NOT_APPLICABLE, and one whose metrics cannot be read is UNKNOWN.
-    Without metrics the catalog's traffic test is approximated by "one instance is enough",
-    and the evidence says so. A heuristic either way, hence info severity.
+    `idle_min_age_days` are NOT_APPLICABLE, and one whose traffic is not known (its metrics,
+    or the whole kind, not collected, or CloudWatch not answering in full) is UNKNOWN. A
+    group then FAILs only when its measured members reach the minimum; when members of
+    unknown traffic could make up the difference, the others are UNKNOWN rather than PASS.
+    Only when metrics were not asked for is the catalog's traffic test approximated by "one
+    instance is enough", and the evidence says so. A heuristic either way, hence info
+    severity.
     Every idle instance costs energy and money; the lens suggests consolidating models.
     """
-    metered = collected(inv, Kind.ENDPOINT_METRICS)
+    metrics = optional_kind(inv, Kind.ENDPOINT_METRICS)
     models = inv.by_name(Kind.MODELS)
     groups: dict[tuple[str, bool], list[Resource]] = {}
+    # Candidates whose traffic is not known, by group: they may belong to it or not.
+    pending: dict[tuple[str, bool], int] = {}
     for ep in inv.of(Kind.ENDPOINTS):
         status = ep.get("EndpointStatus")
         if status != "InService":
@@ -246,36 +253,52 @@ def sagemaker_endpoint_consolidation_candidate(
             yield unknown(ep, "the serving image or instance type is not reported",
                           image=image, InstanceType=v.instance_type)
             continue
-        if metered:
-            verdict = _traffic_verdict(inv, ep, v.name, idle_lookback_days, idle_min_age_days)
+        key = (_repository(image), accelerated)
+        if not metrics.not_asked:
+            verdict = _traffic_verdict(inv, ep, v.name, metrics, idle_lookback_days,
+                                       idle_min_age_days)
             if verdict is not None:
+                if verdict.status is Status.UNKNOWN:
+                    pending[key] = pending.get(key, 0) + 1
                 yield verdict
                 continue
-        groups.setdefault((_repository(image), accelerated), []).append(ep)
+        groups.setdefault(key, []).append(ep)
     for (repo, accelerated), members in groups.items():
         names = sorted(m.name for m in members)
+        unmeasured = pending.get((repo, accelerated), 0)
         for ep in members:
             evidence: dict[str, Any] = {
                 "repository": repo, "accelerated": accelerated, "group": names,
-                "traffic": (f"under 1 invocation/minute over {idle_lookback_days} days"
-                            if metered else "not measured (endpoint metrics not collected)"),
+                "traffic": ("not measured (endpoint metrics not asked for)" if metrics.not_asked
+                            else f"under 1 invocation/minute over {idle_lookback_days} days"),
             }
+            if unmeasured:
+                evidence["traffic_unknown"] = unmeasured
             if len(members) >= consolidation_min_endpoints:
                 yield failed(ep, f"{len(members)} single-instance endpoints run {repo} on "
                              f"{'accelerated' if accelerated else 'CPU'} instances and could "
                              "share one endpoint", **evidence)
+            elif len(members) + unmeasured >= consolidation_min_endpoints:
+                yield unknown(ep, f"{len(members)} low-traffic single-instance endpoint(s) run "
+                              f"{repo}, and {unmeasured} more whose traffic is not known could "
+                              f"make {consolidation_min_endpoints}", **evidence)
             else:
                 yield passed(ep, f"only {len(members)} single-instance endpoint(s) run {repo}",
                              **evidence)
 
 
 def _traffic_verdict(
-    inv: Inventory, ep: Resource, variant: str, lookback_days: int, min_age_days: int
+    inv: Inventory, ep: Resource, variant: str, metrics: OptionalInput, lookback_days: int,
+    min_age_days: int,
 ) -> Verdict | None:
-    """A verdict when traffic rules the endpoint out; None when it is a low-traffic candidate."""
+    """A verdict when traffic rules the endpoint out or is not known; None when it is a
+    low-traffic candidate. `metrics` is the metrics kind, asked for (collected or failed)."""
     created = as_datetime(ep.get("CreationTime"))
     if created is not None and inv.collected_at - created < timedelta(days=min_age_days):
+        # Decided by age alone: holds whether or not the metrics were collected.
         return not_applicable(ep, f"younger than idle_min_age_days={min_age_days}")
+    if metrics.failed:
+        return unknown(ep, f"traffic not measured: {metrics.why}")
     record, window, problem = endpoint_metrics(inv, ep.name, lookback_days)
     if record is None or window is None:
         return unknown(ep, problem or "metrics unreadable")

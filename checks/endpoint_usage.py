@@ -8,17 +8,18 @@ NOT_APPLICABLE and an unanswered query UNKNOWN, never idle.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
+    OptionalInput,
     as_datetime,
-    collected,
     endpoint_config,
     is_async,
     mapping,
+    optional_kind,
     variants,
 )
 from checks._metrics import (
@@ -185,11 +186,18 @@ def sagemaker_endpoint_underutilized(
     UNKNOWN when the instance type's vCPU/GPU count is not known, for Inferentia/Trainium
     instances (their accelerator load is not published as GPUUtilization), with fewer than 24
     hourly datapoints (instance metrics off or missing), or when metrics were not collected.
+    Models and auto scaling targets are optional inputs. Without models (not asked for) the
+    multi-model memory rule is not applied; when they were asked for and not collected (or
+    the variant's model was not described), a variant idle on CPU and GPU is UNKNOWN unless
+    its memory is known to be under the threshold too (then it fails whatever the model).
+    Without scalable targets the FAIL stands and its reason does not tell an oversized
+    instance type from a MinCapacity set too high; the evidence says why.
 
     Oversized instances pay for capacity nobody uses: the lens asks to right-size the hosting
     fleet from measured utilisation.
     """
-    models = inv.by_name(Kind.MODELS) if collected(inv, Kind.MODELS) else None
+    models = optional_kind(inv, Kind.MODELS)
+    targets = optional_kind(inv, Kind.SCALABLE_TARGETS)
     for ep in inv.of(Kind.ENDPOINTS):
         status = ep.get("EndpointStatus")
         if status != "InService":
@@ -213,7 +221,8 @@ def sagemaker_endpoint_underutilized(
             if record is None or window is None:
                 yield unknown(ep, problem or "metrics unreadable", sub=v.name)
                 continue
-            yield _judge_variant(inv, ep, v, record, window, models, cpu_util_threshold)
+            yield _judge_variant(inv, ep, v, record, window, models, targets,
+                                 cpu_util_threshold)
 
 
 def _judge_variant(
@@ -222,7 +231,8 @@ def _judge_variant(
     v: Any,
     record: Resource,
     window: Any,
-    models: Mapping[str, Resource] | None,
+    models: OptionalInput,
+    targets: OptionalInput,
     threshold: float,
 ) -> Verdict:
     itype, kind = v.instance_type, hardware(v.instance_type)
@@ -259,18 +269,27 @@ def _judge_variant(
             busy.append(f"GPU p95 {evidence['gpu_p95_pct']}%")
     memory = _p95(record, "MemoryUtilization", v.name, window)
     evidence["memory_p95_pct"] = None if memory is None else round(memory, 2)
-    model = models.get(str(v.spec.get("ModelName") or "")) if models and v.spec else None
-    multi_model = model is not None and mapping(model.get("PrimaryContainer")).get(
-        "Mode") == "MultiModel"
-    if multi_model and (memory is None or memory >= threshold):
+    # A multi-model endpoint counts as busy on memory, unknown memory included.
+    busy_if_multi_model = memory is None or memory >= threshold
+    mode, why_not = _model_mode(inv, v, models)
+    if mode == "MultiModel" and busy_if_multi_model:
         busy.append(f"memory p95 {evidence['memory_p95_pct']}% (multi-model)")
-    if models is None:
-        evidence["note"] = "models not collected: multi-model memory rule not applied"
+    if models.not_asked:
+        evidence["note"] = "models not asked for: multi-model memory rule not applied"
     if busy:
         return passed(ep, "in use: " + ", ".join(busy), sub=v.name, **evidence)
+    if why_not and busy_if_multi_model:
+        return unknown(ep, "idle on CPU" + (" and GPU" if kind == "gpu" else "") + ", but "
+                       f"whether it is a multi-model endpoint (judged on memory) is not known: "
+                       f"{why_not}", sub=v.name, **evidence)
+    if why_not:
+        evidence["note"] = (f"model mode not known ({why_not}), but memory is under the "
+                            "threshold too")
     count = v.instance_count or 0
-    floor = _min_capacity(inv, ep, v.name) if collected(inv, Kind.SCALABLE_TARGETS) else None
+    floor = _min_capacity(inv, ep, v.name) if targets.collected else None
     evidence["MinCapacity"] = floor
+    if targets.failed:
+        evidence["note_min_capacity"] = f"MinCapacity rule not applied: {targets.why}"
     if count > 2 and floor == count:
         reason = (f"{count} instances held at MinCapacity {floor} while CPU p95 is "
                   f"{evidence['cpu_p95_pct']}%: the minimum is set too high")
@@ -278,6 +297,23 @@ def _judge_variant(
         reason = (f"{itype} is oversized: CPU p95 {evidence['cpu_p95_pct']}% of {cores} vCPUs"
                   + (f", GPU p95 {evidence['gpu_p95_pct']}%" if kind == "gpu" else ""))
     return failed(ep, reason, sub=v.name, **evidence)
+
+
+def _model_mode(inv: Inventory, v: Any, models: OptionalInput) -> tuple[str | None, str]:
+    """(the serving model's PrimaryContainer Mode, "") or (None, why it is not known).
+
+    Not asked for, or a model that no longer exists or that the variant does not name: no
+    mode, and nothing unknown (judged as single-model, as documented).
+    """
+    if not models.collected:
+        return None, models.why if models.failed else ""
+    name = str(v.spec.get("ModelName") or "") if v.spec else ""
+    model = inv.by_name(Kind.MODELS).get(name) if name else None
+    if model is None:
+        return None, ""
+    if model.incomplete_reason:
+        return None, f"model {name} not described: {model.incomplete_reason}"
+    return mapping(model.get("PrimaryContainer")).get("Mode"), ""
 
 
 CHECKS = (sagemaker_endpoint_idle, sagemaker_endpoint_underutilized)

@@ -4,19 +4,22 @@
 A job whose type is missing or not one of these is UNKNOWN where the type matters. Job
 arguments are read from DefaultArguments and NonOverridableArguments (the latter wins).
 GL-09 (last run failed) lives in `checks.glue_runs`; GL-05 and GL-07 read the same run history
-when it was collected and fall back to the job definition alone when it was not.
+as an optional input: when the scan did not ask for it they judge the job definition alone;
+when it was asked for and not collected, every verdict the history could change is UNKNOWN.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
+from checks._helpers import OptionalInput
 from checks._metrics import percentile
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
-from checks.glue_runs import in_window, job_runs
+from checks.glue_runs import Run, in_window, job_runs
 
 SPARK, STREAMING, PYSHELL, RAY = "glueetl", "gluestreaming", "pythonshell", "glueray"
 _TYPES = (SPARK, STREAMING, PYSHELL, RAY)
@@ -230,9 +233,12 @@ def glue_job_bookmarks_disabled(
     """For Spark batch jobs that run repeatedly: PASS when `--job-bookmark-option` is
     job-bookmark-enable; FAIL when it is job-bookmark-disable or absent (the documented
     default), FAIL at info when paused. NOT_APPLICABLE for streaming (checkpoints), Python
-    shell and Ray jobs, and, when run history was collected, for jobs that started fewer than
-    two runs in the last `glue_lookback_days` (bookmarks matter to recurring jobs). Without run
-    history every Spark batch job is judged, and the evidence says so.
+    shell and Ray jobs, and for jobs that started fewer than two runs in the last
+    `glue_lookback_days` (bookmarks matter to recurring jobs). UNKNOWN for a Spark batch job
+    whose run history was asked for but not collected (GetJobRuns or ListJobs failed, or the
+    job has no history record): whether it recurs decides between NOT_APPLICABLE and a
+    verdict. Only when the scan did not ask for run history is every Spark batch job judged
+    on its option alone, and the evidence says so.
 
     Without bookmarks a recurring job reprocesses all of its input every run.
     """
@@ -241,10 +247,14 @@ def glue_job_bookmarks_disabled(
         if decided:
             yield decided
             continue
-        runs, why_not = job_runs(inv, job)
+        runs, history = job_runs(inv, job)
         evidence: dict[str, Any] = {"option": option}
+        if history.failed:
+            yield unknown(job, f"whether the job recurs is not known: {history.why}",
+                          **evidence)
+            continue
         if runs is None:
-            evidence["runs"] = f"not judged: {why_not}"
+            evidence["runs"] = f"not judged: {history.why}"
         else:
             count = len(in_window(runs, inv.collected_at, glue_lookback_days))
             evidence["runs_in_window"] = count
@@ -294,12 +304,13 @@ def glue_job_no_retries(inv: Inventory) -> Iterator[Verdict]:
             yield failed(job, "no retries", MaxRetries=retries)
 
 
-def _p95_runtime_min(inv: Inventory, job: Resource, days: int) -> tuple[float | None, str]:
+def _p95_runtime_min(
+    runs: list[Run] | None, history: OptionalInput, now: datetime, days: int
+) -> tuple[float | None, str]:
     """95th percentile of successful runs' ExecutionTime in minutes, or (None, why not)."""
-    runs, why_not = job_runs(inv, job)
     if runs is None:
-        return None, f"runtime not compared: {why_not}"
-    times = [r.execution_seconds / 60 for r in in_window(runs, inv.collected_at, days)
+        return None, f"runtime not compared: {history.why}"
+    times = [r.execution_seconds / 60 for r in in_window(runs, now, days)
              if r.state == "SUCCEEDED" and isinstance(r.execution_seconds, int | float)]
     if not times:
         return None, f"runtime not compared: no successful run in the last {days} days"
@@ -327,8 +338,11 @@ def glue_job_timeout_unset_or_excessive(
     successful runs of the last `glue_lookback_days`: FAIL (medium) when Timeout is at least
     `glue_timeout_max_min` (the 48-hour default) while the p95 runtime is under an hour, FAIL
     (low) when Timeout exceeds max(`glue_timeout_floor_min`, 3 x p95 runtime); PASS otherwise.
-    Without run history (not collected, or no successful run): FAIL (low) when Timeout is at
-    least `glue_timeout_max_min`, PASS otherwise. NOT_APPLICABLE for streaming jobs.
+    When run history was not asked for, or holds no successful run: FAIL (low) when Timeout
+    is at least `glue_timeout_max_min`, PASS otherwise. When run history was asked for but
+    not collected, UNKNOWN, except that a Timeout at or under `glue_timeout_floor_min` (and
+    under `glue_timeout_max_min`) passes whatever the runtime. NOT_APPLICABLE for streaming
+    jobs.
 
     A hung run with a 48-hour timeout burns two days of DPUs before anyone notices.
     """
@@ -343,7 +357,19 @@ def glue_job_timeout_unset_or_excessive(
             yield failed(job, f"no timeout set (defaults to {default} minutes)", Timeout=None,
                          effective_default_min=default)
             continue
-        p95, basis = _p95_runtime_min(inv, job, glue_lookback_days)
+        runs, history = job_runs(inv, job)
+        if history.failed:
+            # Every rule below allows at least the floor and the 48-hour rule needs a Timeout
+            # at the maximum, so a Timeout within the floor passes with any history.
+            if timeout <= glue_timeout_floor_min and timeout < glue_timeout_max_min:
+                yield passed(job, f"timeout is {timeout} minutes, within the "
+                             f"{glue_timeout_floor_min}-minute floor", Timeout=timeout,
+                             runtime=f"runtime not compared: {history.why}")
+            else:
+                yield unknown(job, f"timeout {timeout} minutes not compared with the job's "
+                              f"runtime: {history.why}", Timeout=timeout)
+            continue
+        p95, basis = _p95_runtime_min(runs, history, inv.collected_at, glue_lookback_days)
         evidence: dict[str, Any] = {"Timeout": timeout, "runtime": basis,
                                     "p95_runtime_min": None if p95 is None else round(p95, 1)}
         if p95 is None:

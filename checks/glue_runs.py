@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
-from checks._helpers import as_datetime, collected, items, record_of
+from checks._helpers import OptionalInput, as_datetime, items, optional_record
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 
 FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR"})
@@ -58,14 +58,16 @@ def logical_runs(raw: list[Mapping[str, Any]]) -> list[Run]:
     return sorted(by_id.values(), key=lambda run: run.started, reverse=True)
 
 
-def job_runs(inv: Inventory, job: Resource) -> tuple[list[Run] | None, str | None]:
-    """The job's logical runs, or (None, why) when its history is not known."""
-    if not collected(inv, Kind.GLUE_JOB_RUNS):
-        return None, "job runs not collected"
-    record, problem = record_of(inv, Kind.GLUE_JOB_RUNS, job.name)
-    if record is None:
-        return None, problem
-    return logical_runs(items(record.get("JobRuns"))), None
+def job_runs(inv: Inventory, job: Resource) -> tuple[list[Run] | None, OptionalInput]:
+    """The job's logical runs, or None with whether its history was not asked for or failed.
+
+    GL-05 and GL-07 read the history as an optional input: they judge without it only when
+    it was not asked for (`history.not_asked`), never when it failed.
+    """
+    history = optional_record(inv, Kind.GLUE_JOB_RUNS, job.name)
+    if history.record is None:
+        return None, history
+    return logical_runs(items(history.record.get("JobRuns"))), history
 
 
 def in_window(runs: list[Run], now: datetime, days: int) -> list[Run]:
@@ -103,9 +105,9 @@ def glue_job_last_run_failed(
     """
     now = inv.collected_at
     for job in inv.of(Kind.GLUE_JOBS):
-        runs, problem = job_runs(inv, job)
+        runs, history = job_runs(inv, job)
         if runs is None:
-            yield unknown(job, problem or "job runs not read")
+            yield unknown(job, history.why)
             continue
         recent = in_window(runs, now, glue_lookback_days)[:glue_last_runs]
         judged = [r for r in recent if r.state in FINISHED_STATES and r.state != "STOPPED"]

@@ -2,8 +2,9 @@
 
 Each schedule carries its LastMonitoringExecutionSummary (DescribeMonitoringSchedule). The
 newest executions per schedule (ListMonitoringExecutions, the MONITORING_EXECUTIONS kind) are
-read when collected, for failure and violation streaks; without them the last execution alone
-is judged.
+read as an optional input, for failure and violation streaks: when the scan did not ask for
+them, or they were asked for and not collected, the last execution alone is judged, and only
+the verdicts it decides on its own are given (the rest are UNKNOWN, naming what failed).
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
+    OptionalInput,
     as_datetime,
     by_lower_name,
-    collected,
     items,
     last_execution,
     mapping,
     monitor_target,
-    record_of,
+    optional_kind,
+    optional_record,
 )
 from checks.base import Verdict, check, failed, not_applicable, passed, unknown
 
@@ -41,37 +43,40 @@ def _execution_evidence(last: Any) -> dict[str, Any]:
 _FINISHED = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
 
 
-def _history(inv: Inventory, s: Resource) -> tuple[list[Mapping[str, Any]] | None, str]:
-    """The schedule's newest executions, newest first, when collected; else (None, why)."""
-    if not collected(inv, Kind.MONITORING_EXECUTIONS):
-        return None, "execution history not collected"
-    record, problem = record_of(inv, Kind.MONITORING_EXECUTIONS, s.name)
-    if record is None:
-        return None, problem or "execution history not read"
-    return items(record.get("MonitoringExecutionSummaries")), ""
+def _history(
+    inv: Inventory, s: Resource
+) -> tuple[list[Mapping[str, Any]] | None, OptionalInput]:
+    """The schedule's newest executions, newest first, when collected; else None and why."""
+    history = optional_record(inv, Kind.MONITORING_EXECUTIONS, s.name)
+    if history.record is None:
+        return None, history
+    return items(history.record.get("MonitoringExecutionSummaries")), history
 
 
 def _judged(
     inv: Inventory, s: Resource
-) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]] | None, str]:
-    """(the execution to judge, finished executions newest first or None, note).
+) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]] | None, str, OptionalInput]:
+    """(the execution to judge, finished executions newest first or None, note, history).
 
     The last execution, or, while it is still running, the newest finished one when history
     was collected. None to judge when the schedule never ran or only a running one is known.
     """
     last = last_execution(s)
-    history, why = _history(inv, s)
+    history, state = _history(inv, s)
     finished = None if history is None else [
         e for e in history if e.get("MonitoringExecutionStatus") in _FINISHED]
+    # A schedule reporting no execution is judged "not run yet" even when its history failed:
+    # the history, listed seconds after the schedule was described, could only add an
+    # execution that started and finished in between.
     if last is None and not finished:
-        return None, finished, "never ran"
+        return None, finished, "never ran", state
     status = mapping(last).get("MonitoringExecutionStatus")
     if last is not None and status in _FINISHED:
-        return last, finished, ""
+        return last, finished, "", state
     if finished:
         return finished[0], finished, (f"last execution is {status or 'unreported'}; the newest "
-                                       "finished one is judged")
-    return last, finished, why
+                                       "finished one is judged"), state
+    return last, finished, state.why, state
 
 
 def _leading(finished: list[Mapping[str, Any]], status: str) -> list[Mapping[str, Any]]:
@@ -105,13 +110,16 @@ def model_monitor_last_execution_failed(
     `consecutive_failures` finished executions Failed; FAIL (medium) when the last one was
     Stopped. While the last execution is still running, the newest finished one is judged
     when execution history (ListMonitoringExecutions) was collected, else UNKNOWN; counting
-    more than one failure also needs that history (UNKNOWN without it). NOT_APPLICABLE when
-    the schedule has not run yet (staleness is model_monitor_execution_stale's).
+    more than one failure also needs that history (UNKNOWN without it). The reason of such an
+    UNKNOWN names the history's failed call when it was asked for and not collected. A
+    verdict the last execution decides alone (Completed, Stopped, one failure when
+    `consecutive_failures` is 1) stands without history. NOT_APPLICABLE when the schedule has
+    not run yet (staleness is model_monitor_execution_stale's).
 
     A monitor whose executions fail produces no drift or quality signal at all.
     """
     for s in inv.of(Kind.MONITORING_SCHEDULES):
-        judged, finished, note = _judged(inv, s)
+        judged, finished, note, history = _judged(inv, s)
         evidence = _execution_evidence(judged)
         if note:
             evidence["note"] = note
@@ -123,7 +131,7 @@ def model_monitor_last_execution_failed(
             evidence["consecutive_failures"] = streak
             if finished is None and consecutive_failures > 1:
                 yield unknown(s, f"last execution failed; counting {consecutive_failures} in a "
-                              f"row needs execution history ({note})", **evidence)
+                              f"row needs execution history ({history.why})", **evidence)
             elif streak >= consecutive_failures:
                 yield failed(s, "last monitoring execution failed" + (
                     f" ({streak} in a row)" if streak > 1 else ""), **evidence)
@@ -137,17 +145,23 @@ def model_monitor_last_execution_failed(
             yield passed(s, f"last monitoring execution {status}", **evidence)
         else:
             yield unknown(s, f"last execution is {status or 'in an unreported state'}; the "
-                          "previous finished one is not known", **evidence)
+                          "previous finished one is not known"
+                          + (f" ({history.why})" if history.why else ""), **evidence)
 
 
-def _redeployed_since(inv: Inventory, s: Resource, since: Any) -> bool | None:
-    """Whether the monitored endpoint changed after `since`; None when that is not known."""
+def _redeployed_since(inv: Inventory, s: Resource, since: Any) -> tuple[bool | None, str]:
+    """Whether the monitored endpoint changed after `since`; None and why when not known."""
     target = monitor_target(s)
-    if not target.endpoint or not collected(inv, Kind.ENDPOINTS) or since is None:
-        return None
+    endpoints = optional_kind(inv, Kind.ENDPOINTS)
+    if not endpoints.collected:
+        return None, endpoints.why
+    if not target.endpoint or since is None:
+        return None, "the monitored endpoint or the streak's start is not reported"
     ep = by_lower_name(inv.of(Kind.ENDPOINTS)).get(target.endpoint.lower())
     modified = as_datetime(ep.get("LastModifiedTime")) if ep is not None else None
-    return None if modified is None else modified > since
+    if modified is None:
+        return None, f"endpoint {target.endpoint} or its LastModifiedTime is not known"
+    return modified > since, ""
 
 
 @check(
@@ -170,16 +184,17 @@ def model_monitor_violations_detected(
     (medium) when it was CompletedWithViolations, raised to high when the last
     `violation_streak` finished executions all found violations and the monitored endpoint
     has not been updated since the first of them (nobody retrained or redeployed). The streak
-    needs execution history and the endpoint, both read when collected (the evidence says
-    when not). NOT_APPLICABLE when the schedule has not run yet or the judged execution failed
-    or was stopped (no verdict on the data). UNKNOWN while the only known execution is still
-    running.
+    needs execution history and the endpoint, both optional inputs: without either (not asked
+    for, or asked for and not collected) the FAIL stays medium and the evidence says why.
+    NOT_APPLICABLE when the schedule has not run yet or the judged execution failed or was
+    stopped (no verdict on the data). UNKNOWN while the only known execution is still running
+    (the reason names the history's failed call when it was asked for and not collected).
 
     Violations are the monitor telling you the model sees data unlike its baseline: the lens
     asks that degradation be detected and handled, not just recorded.
     """
     for s in inv.of(Kind.MONITORING_SCHEDULES):
-        judged, finished, note = _judged(inv, s)
+        judged, finished, note, history = _judged(inv, s)
         evidence = _execution_evidence(judged)
         if note:
             evidence["note"] = note
@@ -189,9 +204,11 @@ def model_monitor_violations_detected(
         elif status == "CompletedWithViolations":
             streak = _leading(finished, status) if finished else []
             evidence["violating_in_a_row"] = len(streak) if finished is not None else None
+            if finished is None:
+                evidence["streak"] = f"not judged: {history.why}"
             first = as_datetime(streak[-1].get("ScheduledTime")) if streak else None
-            redeployed = (_redeployed_since(inv, s, first)
-                          if len(streak) >= violation_streak else None)
+            redeployed, why = (_redeployed_since(inv, s, first)
+                               if len(streak) >= violation_streak else (None, ""))
             if len(streak) >= violation_streak and redeployed is False:
                 yield failed(s, f"{len(streak)} executions in a row found violations and the "
                              "endpoint has not been redeployed since", severity=Severity.HIGH,
@@ -199,6 +216,8 @@ def model_monitor_violations_detected(
             else:
                 if len(streak) >= violation_streak:
                     evidence["endpoint_updated_since_streak"] = redeployed
+                    if why:
+                        evidence["endpoint"] = f"not judged: {why}"
                 yield failed(s, "last monitoring execution found constraint violations",
                              **evidence)
         elif status == "Completed":
@@ -207,8 +226,8 @@ def model_monitor_violations_detected(
             yield not_applicable(s, f"last execution {status}, so it judged no data",
                                  **evidence)
         else:
-            yield unknown(s, f"last execution is {status or 'in an unreported state'}",
-                          **evidence)
+            yield unknown(s, f"last execution is {status or 'in an unreported state'}"
+                          + (f" ({history.why})" if history.why else ""), **evidence)
 
 
 _DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}

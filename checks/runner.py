@@ -32,7 +32,9 @@ def evaluate(
     Where a kind the check requires could not be collected, the check is not run: every
     resource of its primary kind that is known gets UNKNOWN, and so does the region itself when
     the primary listing is what failed. A resource whose own describe failed gets UNKNOWN from
-    every check that reports on its kind. Anything a check raises becomes one UNKNOWN for the
+    every check that reports on its kind. Gaps in a check's optional kinds are not answered
+    here but by the check body, verdict by verdict (see `Check.optional`), since only it knows
+    which verdicts they could change. Anything a check raises becomes one UNKNOWN for the
     region. Each result then goes through the severity policy of `options` (default: raise
     for production tags, lower for dev/test), the one place severity depends on tags. A check
     that names options (`@check(options=("objectives",))`) gets those fields of `options` as

@@ -51,14 +51,17 @@ def test_last_run_ratio_expired_stopped_and_window() -> None:
 
 
 def test_bookmarks_judge_only_recurring_jobs_when_runs_are_known() -> None:
-    """With runs collected, a job run once is N/A; without them every Spark job is judged."""
+    """With runs collected, a job run once is N/A; with runs not asked for every Spark job is
+    judged; with runs asked for and not collected it is UNKNOWN, never judged without them."""
     off = glue_job(DefaultArguments={})
     check = glue.glue_job_bookmarks_disabled
     assert statuses(run(check, inv(off, runs("j", "SUCCEEDED")))) == {"j": Status.NOT_APPLICABLE}
     assert statuses(run(check, inv(off, runs("j", "SUCCEEDED", "SUCCEEDED")))) == {
         "j": Status.FAIL}
-    [fallback] = run(check, inv(off, gaps=[gap(Kind.GLUE_JOB_RUNS)]))
+    [fallback] = run(check, inv(off))
     assert fallback.status is Status.FAIL and "not judged" in fallback.evidence["runs"]
+    assert statuses(run(check, inv(off, gaps=[gap(Kind.GLUE_JOB_RUNS)]))) == {
+        "j": Status.UNKNOWN}
 
 
 def test_timeout_compared_with_p95_runtime() -> None:
