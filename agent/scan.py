@@ -659,9 +659,11 @@ async def run_scan(
             await runner.run(plan)
         except BaseException as exc:
             await runner.settle()
-            interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
-            status = "interrupted" if interrupted else "failed"
-            error = "interrupted by a signal" if interrupted else f"{type(exc).__name__}: {exc}"
+            # Stopped before it finished, by a signal or a failure (the store going away):
+            # recorded as interrupted, which takes back what it changed in the findings.
+            signalled = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+            status = "interrupted"
+            error = "interrupted by a signal" if signalled else f"{type(exc).__name__}: {exc}"
             try:
                 finish(status, {}, error[:2000])
             except Exception:  # boundary: already failing; the next start closes the scan

@@ -16,7 +16,13 @@ import pytest
 
 from agent.domain import Kind
 from agent.emulator import Emulator, FaultRule
-from agent.emulator.org import EXTERNAL_ID, MemberSpec, production_estate, seed_organization
+from agent.emulator.org import (
+    EXTERNAL_ID,
+    MemberSpec,
+    clients_for,
+    production_estate,
+    seed_organization,
+)
 from agent.store import FindingStatus, ScanStatus, Store
 from agent.store.lock import StoreLock
 from checks import all_checks
@@ -113,6 +119,65 @@ def test_killed_scans_resolve_nothing_and_are_marked(org_emu: tuple[Emulator, di
         assert not [f for f in after if f.status is FindingStatus.GONE]
         assert {f.key: f.status for f in after} == before
         assert scans[3].summary["accounts"] == {"complete": 3}
+
+
+def test_a_scan_killed_after_writing_an_account_changes_no_finding(
+    org_emu: tuple[Emulator, dict[str, str]], tmp_path: Path
+) -> None:
+    """An account fully written by a scan that is then killed: the endpoint deleted there is
+    not resolved by the killed scan (its changes are taken back); the next finished scan
+    resolves it, and its summary counts the resolution."""
+    emu, accounts = org_emu
+    db = f"sqlite:///{tmp_path / 'partial-kill.db'}"
+    assert run(scan_args(emu, db)).returncode == 3
+    legacy = f"arn:aws:sagemaker:us-east-1:{accounts['prod-a']}:endpoint/forecast-legacy"
+    with Store.open(db) as store:
+        open_before = {f.key for f in store.findings() if f.resource_arn == legacy
+                       and f.is_open}
+    assert open_before
+    sm = clients_for(emu, accounts["prod-a"], "us-east-1")["sagemaker"]
+    sm.delete_endpoint(EndpointName="forecast-legacy")
+    try:
+        slow = emu.faults.add(FaultRule(account=accounts["prod-b"],
+                                        operation="ListTrainingJobs", delay=SLOW, times=1))
+        proc = subprocess.Popen(scan_args(emu, db), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env())
+        deadline = time.monotonic() + 60
+
+        def prod_a_written() -> bool:
+            with Store.open(db) as store:
+                running = [x for x in store.latest_scans(3) if x.status is ScanStatus.RUNNING]
+                return bool(running) and any(c.account_id == accounts["prod-a"]
+                                             for c in store.coverage(running[0].id))
+
+        while slow.hits == 0 or not prod_a_written():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "prod-a was never written"
+            time.sleep(0.1)
+        with Store.open(db) as store:  # the write is visible while the scan runs
+            assert {f.status for f in store.findings() if f.resource_arn == legacy} == {
+                FindingStatus.GONE}
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        emu.faults.clear()
+        emu.faults.strict_roles = True
+        assert proc.returncode == 143
+        with Store.open(db) as store:
+            killed = store.latest_scans(1)[0]
+            assert killed.status is ScanStatus.INTERRUPTED
+            rows = [f for f in store.findings() if f.resource_arn == legacy]
+            assert {f.key for f in rows if f.is_open} == open_before
+            assert not [f for f in store.findings() if f.resolved_scan_id == killed.id]
+        assert run(scan_args(emu, db)).returncode == 3
+        with Store.open(db) as store:
+            last = store.latest_scans(1)[0]
+            rows = [f for f in store.findings() if f.resource_arn == legacy]
+            assert {f.status for f in rows} == {FindingStatus.GONE}
+            assert {f.resolved_scan_id for f in rows if f.key in open_before} == {last.id}
+    finally:
+        emu.faults.clear()
+        emu.faults.strict_roles = True
+        sm.create_endpoint(EndpointName="forecast-legacy", EndpointConfigName="forecast-cfg")
 
 
 def test_scan_with_wait_runs_after_the_holder(org_emu: tuple[Emulator, dict[str, str]],

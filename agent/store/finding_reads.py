@@ -48,6 +48,13 @@ class Identity(NamedTuple):
 
 
 _IDENTITY = tuple(getattr(_T, name) for name in Identity._fields)
+_E = FindingEventRecord
+# One event row as `replay_events` reads it.
+EVENT_COLUMNS = (
+    col(_E.finding_id), col(_E.id), type_coerce(col(_E.at), NullType()), col(_E.status),
+    col(_E.severity), col(_E.reason), col(_E.mute_id), col(_E.evidence).is_not(None),
+    col(_E.scan_id),
+)
 
 
 def mute_rows(session: Session) -> dict[int, MuteRow]:
@@ -117,7 +124,7 @@ def observations(
         )
 
 
-class _EvidenceRef(Mapping[str, Any]):
+class EvidenceRef(Mapping[str, Any]):
     """Stands in for the evidence stored on event `event_id` while replaying: the lifecycle
     treats evidence as an opaque value, so the replay learns which event's evidence each
     state holds and loads only those documents afterwards."""
@@ -160,11 +167,7 @@ def findings_as_of(
     }
     e = FindingEventRecord
     q = (
-        select(
-            col(e.finding_id), col(e.id), type_coerce(col(e.at), NullType()), col(e.status),
-            col(e.severity), col(e.reason), col(e.mute_id), col(e.evidence).is_not(None),
-            col(e.scan_id),
-        )
+        select(*EVENT_COLUMNS)
         .join(_T, col(_T.id) == col(e.finding_id))
         .where(*seen, col(e.scan_id) <= scan_id)
         .order_by(col(e.finding_id), col(e.scan_id), col(e.id))
@@ -175,15 +178,15 @@ def findings_as_of(
     mutes = mute_rows(session)
     kept = [fid for fid in idents if fid in history
             and _brief_keeps(where, history[fid], mutes, at)]
-    states = {fid: _replay_one(history[fid]) for fid in kept}
+    states = {fid: replay_events(history[fid]) for fid in kept}
     refs = {s.evidence.event_id for s in states.values()
-            if isinstance(s.evidence, _EvidenceRef) and s.evidence.event_id is not None}
-    documents = _event_evidence(session, refs)
+            if isinstance(s.evidence, EvidenceRef) and s.evidence.event_id is not None}
+    documents = event_evidence(session, refs)
     out = []
     for fid in kept:
         state = states[fid]
         ref = state.evidence
-        if isinstance(ref, _EvidenceRef):
+        if isinstance(ref, EvidenceRef):
             state = replace(state, evidence=documents.get(ref.event_id or 0, {}))
         found = finding_row(idents[fid], state, mutes, at, as_of=True)
         if where.keeps(found):
@@ -211,12 +214,14 @@ def _brief_keeps(
     return True
 
 
-def _replay_one(events: list[Any]) -> FindingState:
+def replay_events(events: list[Any]) -> FindingState:
+    """A finding's state from its events (rows of EVENT_COLUMNS, oldest first), its evidence
+    an `EvidenceRef` to the event holding the document (load them with `event_evidence`)."""
     state: FindingState | None = None
-    ref = _EvidenceRef(None)
+    ref = EvidenceRef(None)
     for _fid, event_id, at, status, severity, reason, mute_id, has_evidence, scan in events:
         if has_evidence:
-            ref = _EvidenceRef(event_id)
+            ref = EvidenceRef(event_id)
         obs = Observation(scan, utc_from_raw(at), FindingStatus(status), severity, reason, ref,
                           mute_id)
         state = lifecycle.begin(obs) if state is None else lifecycle.advance(state, obs)
@@ -224,7 +229,7 @@ def _replay_one(events: list[Any]) -> FindingState:
     return state
 
 
-def _event_evidence(session: Session, event_ids: set[int]) -> dict[int, Any]:
+def event_evidence(session: Session, event_ids: set[int]) -> dict[int, Any]:
     e = FindingEventRecord
     ids = sorted(event_ids)
     out: dict[int, Any] = {}

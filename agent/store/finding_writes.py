@@ -165,7 +165,8 @@ def write_findings(
         if known is None:
             state = lifecycle.begin(obs)
             new_rows.append(
-                {"key": key, "pillar": result.pillar.value, **_identity(result), **_columns(state)}
+                {"key": key, "pillar": result.pillar.value, **_identity(result),
+                 **state_columns(state)}
             )
             new_obs.append(obs)
             tally.count(None, state)
@@ -195,7 +196,7 @@ def write_findings(
 
     updates = []
     for known, state, seen in changed:
-        row = {"id": known.id, **_columns(state)}
+        row = {"id": known.id, **state_columns(state)}
         # Missing (not reported, scope incomplete) is the only change that sets the marker.
         was_missing = seen is None and state.status != FindingStatus.GONE
         row["missing_since_scan_id"] = scan_id if was_missing else None
@@ -365,7 +366,7 @@ def _observation(scan_id: int, r: Result, mute_id: int | None) -> Observation:
     )
 
 
-def _columns(state: FindingState) -> dict[str, Any]:
+def state_columns(state: FindingState) -> dict[str, Any]:
     values = {name: getattr(state, name) for name in _STATE_COLUMNS}
     values["status"] = state.status.value
     return values

@@ -155,14 +155,19 @@ def find_scan(session: Session, uid_or_id: int | str) -> ScanRecord | None:
 
 
 def scan_at(session: Session, at: datetime) -> ScanRecord | None:
-    """The latest finished scan that started at or before `at`."""
+    """The latest finished scan that started at or before `at` (not an interrupted one: it
+    changed nothing)."""
     return session.scalars(
         select(ScanRecord)
         .where(col(ScanRecord.started_at) <= at,
-               col(ScanRecord.status) != ScanStatus.RUNNING.value)
+               col(ScanRecord.status).not_in(UNFINISHED))
         .order_by(col(ScanRecord.started_at).desc(), col(ScanRecord.id).desc())
         .limit(1)
     ).first()
+
+
+# Scans history leaves out: still running, or stopped before finishing (changes taken back).
+UNFINISHED = (ScanStatus.RUNNING.value, ScanStatus.INTERRUPTED.value)
 
 
 def latest_scan_id(session: Session) -> int | None:
@@ -170,9 +175,13 @@ def latest_scan_id(session: Session) -> int | None:
 
 
 def latest_writes(session: Session) -> dict[str, PreviousWrite]:
-    """Each account's latest write: the scan that last saw its continuously reported rows."""
+    """Each account's latest write: the scan that last saw its continuously reported rows
+    (interrupted scans left out: what they wrote was taken back)."""
     t = ScanAccountRecord
-    latest = select(func.max(col(t.id))).group_by(col(t.account_id))
+    latest = (select(func.max(col(t.id)))
+              .join(ScanRecord, col(ScanRecord.id) == col(t.scan_id))
+              .where(col(ScanRecord.status) != ScanStatus.INTERRUPTED.value)
+              .group_by(col(t.account_id)))
     q = select(col(t.account_id), col(t.scan_id), col(t.observed_at)).where(col(t.id).in_(latest))
     return {a: PreviousWrite(s, at) for a, s, at in session.execute(q)}
 

@@ -18,8 +18,8 @@ from sqlmodel import col
 
 from agent.store import lifecycle
 from agent.store.lifecycle import Brief
-from agent.store.reads import FindingFilter
-from agent.store.rows import FindingStatus, MuteRow, ScanStatus
+from agent.store.reads import UNFINISHED, FindingFilter
+from agent.store.rows import FindingStatus, MuteRow
 from agent.store.tables import FindingEventRecord, FindingRecord, ScanRecord
 from agent.store.types import utc_from_raw
 
@@ -126,7 +126,7 @@ class Scan(NamedTuple):
 def finished_scans(session: Session) -> list[Scan]:
     q = (
         select(col(ScanRecord.id), col(ScanRecord.started_at))
-        .where(col(ScanRecord.status) != ScanStatus.RUNNING.value)
+        .where(col(ScanRecord.status).not_in(UNFINISHED))
         .order_by(col(ScanRecord.id))
     )
     rows: list[Any] = list(session.execute(q))

@@ -25,6 +25,7 @@ from sqlmodel import col
 from agent.store.errors import StoreError
 from agent.store.rows import ScanStatus
 from agent.store.tables import ScanRecord, ScanShardRecord
+from agent.store.void import void_scan
 
 RUNNING = ScanStatus.RUNNING.value
 
@@ -123,6 +124,9 @@ def _settle(s: Session, rec: ScanRecord, now: datetime, missing: str | None = No
     if absent:
         errors.append(f"shard(s) {', '.join(map(str, absent))} of {count} {missing}")
     ended = [r.finished_at for r in rows if r.finished_at is not None]
+    if final is ScanStatus.INTERRUPTED:
+        assert rec.id is not None
+        void_scan(s, rec.id)  # a run with a shard that stopped counts for nothing
     rec.status = final.value
     rec.finished_at = now if absent or not ended else max(ended)
     rec.api_calls = sum(r.api_calls for r in rows)
@@ -199,6 +203,7 @@ def close_stale(
         if rec.run_key is None or exclusive:
             _interrupt_shards(s, rec.id, lambda _shard: True, now, error)
             if rec.run_key is None:
+                void_scan(s, rec.id)
                 rec.status, rec.finished_at, rec.error = ScanStatus.INTERRUPTED.value, now, error
             else:
                 _settle(s, rec, now, missing="never ran")

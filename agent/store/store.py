@@ -32,6 +32,7 @@ from agent.store.rows import (
     ScanStatus,
 )
 from agent.store.tables import FindingRecord, ResourceRecord, ScanRecord
+from agent.store.void import void_scan
 from agent.store.writes import CoverageItem
 
 _FINAL = frozenset(s for s in ScanStatus if s != ScanStatus.RUNNING)
@@ -238,6 +239,8 @@ class Store:
             raise ValueError(f"a scan cannot finish as {final.value!r}")
         with self._session(f"finishing scan {scan_id}", write=True) as s:
             rec = _running(s, scan_id)
+            if final is ScanStatus.INTERRUPTED:
+                void_scan(s, scan_id)
             rec.status = final.value
             rec.finished_at = self.clock()
             rec.api_calls = api_calls
@@ -259,6 +262,8 @@ class Store:
             if started_before is not None:
                 q = q.where(col(ScanRecord.started_at) < started_before)
             ids = sorted(i for i in s.scalars(q) if i is not None)
+            for i in ids:
+                void_scan(s, i)
             if ids:
                 s.execute(
                     update(ScanRecord)

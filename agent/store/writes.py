@@ -30,13 +30,14 @@ from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result
 from agent.mutes import MuteRule
-from agent.store.rows import CoverageState
+from agent.store.rows import CoverageState, ScanStatus
 from agent.store.tables import (
     CoverageSetRecord,
     GapRecord,
     MuteRuleRecord,
     ResourceRecord,
     ScanAccountRecord,
+    ScanRecord,
 )
 
 CoverageItem = tuple[str, str, CoverageState | str, str | None]
@@ -75,10 +76,15 @@ def check_account(
 
 
 def previous_write(session: Session, account_id: str) -> PreviousWrite | None:
+    """The account's latest write by a scan that was not interrupted (an interrupted scan's
+    finding changes were taken back, so its sightings count for nothing)."""
+    sa = ScanAccountRecord
     row = session.execute(
-        select(col(ScanAccountRecord.scan_id), col(ScanAccountRecord.observed_at))
-        .where(col(ScanAccountRecord.account_id) == account_id)
-        .order_by(col(ScanAccountRecord.id).desc())
+        select(col(sa.scan_id), col(sa.observed_at))
+        .join(ScanRecord, col(ScanRecord.id) == col(sa.scan_id))
+        .where(col(sa.account_id) == account_id,
+               col(ScanRecord.status) != ScanStatus.INTERRUPTED.value)
+        .order_by(col(sa.id).desc())
         .limit(1)
     ).first()
     return PreviousWrite(row[0], row[1]) if row is not None else None
