@@ -39,20 +39,24 @@ def _scan(emu: Emulator, store: Store) -> Any:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)))
 
 
-@pytest.mark.parametrize("operation", ["DescribeEndpoint", "DescribeEndpointConfig"])
-def test_throttled_describes_resolve_nothing_and_reopen_nothing(
-    emu: Emulator, tmp_path: Path, operation: str
+@pytest.mark.parametrize(("operation", "code"), [
+    ("DescribeEndpoint", "ThrottlingException"),
+    ("DescribeEndpointConfig", "ThrottlingException"),
+    ("DescribeAlarms", "AccessDenied"),
+])
+def test_unread_inputs_resolve_nothing_and_reopen_nothing(
+    emu: Emulator, tmp_path: Path, operation: str, code: str
 ) -> None:
-    """With every call of one describe operation throttled, the scan is partial, resolves
-    none of the findings it could not judge (per-variant ones included), and the clean scan
-    after it records nothing as new."""
+    """With every call of one operation throttled or denied, the scan is partial, resolves
+    none of the findings it could not judge (per-variant ones included, which read as
+    unverified), and the clean scan after it records nothing as new."""
     with Store.open(f"sqlite:///{tmp_path / 'gaps.db'}") as store:
         first = _scan(emu, store)
         assert first.status == "complete"
         variant_findings = [r for r in first.results if r.sub_resource and r.status.value == "FAIL"]
         assert variant_findings, "the estate should have failing per-variant findings"
-        emu.faults.add(FaultRule(operation=operation, code="ThrottlingException",
-                                 message="Rate exceeded"))
+        emu.faults.add(FaultRule(operation=operation, code=code, message="injected",
+                                 status=403 if code == "AccessDenied" else 400))
         try:
             second = _scan(emu, store)
         finally:
