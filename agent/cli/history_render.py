@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import make_console
+from agent.reports.model import mute_fields
 
 if TYPE_CHECKING:
     from agent.store import Diff, DiffEntry, FindingRow, ScanRow, ScanSummary, TrendPoint
@@ -90,10 +91,9 @@ def empty(output_format: str, fields: Sequence[str]) -> None:
 
 
 def finding_dict(f: FindingRow, lens_ids: Mapping[str, list[str]]) -> dict[str, Any]:
-    return {
+    row = {
         "check_id": f.check_id,
         "status": f.status.value,
-        "muted": f.muted,
         "severity": f.severity.value,
         "pillar": f.pillar.value,
         "lens_ids": lens_ids.get(f.check_id, []),
@@ -113,12 +113,11 @@ def finding_dict(f: FindingRow, lens_ids: Mapping[str, list[str]]) -> dict[str, 
         "unknown_since_at": _iso(f.unknown_since_at),
         "unknown_reason": f.unknown_reason,
         "missing_since_scan_id": f.missing_since_scan_id,
-        "mute_reason": f.mute.reason if f.mute else None,
-        "mute_owner": f.mute.owner if f.mute else None,
-        "mute_expires_at": _iso(f.mute.expires_at) if f.mute else None,
+        **mute_fields(f.mute, f.muted),
         "finding_id": f.key,
         "evidence": dict(f.evidence),
     }
+    return {k: row[k] for k in FINDING_FIELDS}
 
 
 def findings(
