@@ -193,3 +193,7 @@ class Report:
     gaps: Sequence[GapRow] = ()
     # Finished scans, oldest first, for trends.
     history: Sequence[ScanRow] = ()
+    # Per scan of `history`: (open, muted) per pillar after it, as `mllens trends --per scan
+    # --by pillar` counts them over the report's accounts. A scan missing here falls back to
+    # its own summary (failed findings, none of them known to be muted).
+    failing: Mapping[int, Mapping[str, tuple[int, int]]] = field(default_factory=dict)

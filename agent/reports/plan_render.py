@@ -30,7 +30,8 @@ def to_json(plan: Plan) -> str:
 
 
 def table(plan: Plan, resources_shown: int = 3) -> Table:
-    t = Table(title=f"Remediation plan: {len(plan.actions)} actions")
+    t = Table(title=f"Remediation plan: {len(plan.actions)} actions",
+              caption=plan.left_out() or None)
     for col, kw in (("#", {"justify": "right"}), ("Score", {"justify": "right"}),
                     ("Severity", {}), ("Effort", {}), ("Resources", {"justify": "right"}),
                     ("Prod", {"justify": "right"}), ("Action", {"overflow": "fold"}),
@@ -75,6 +76,12 @@ def to_markdown(plan: Plan) -> str:
             sub = f" \\[{md(f.sub_resource)}\\]" if f.sub_resource else ""
             lines.append(f"- {md(f.account_id)} {md(f.region)} {md(f.resource_arn)}{sub}:"
                          f" {md(f.reason)}")
+        lines.append("")
+    if plan.muted:
+        lines += ["## Muted", "",
+                  "Failing findings a mute rule accepts are left out of the plan (list them:"
+                  " `mllens findings --muted`):", ""]
+        lines += [f"- `{c}`: {n} finding(s)" for c, n in plan.muted.items()]
         lines.append("")
     if plan.unknown:
         lines += ["## Not verified", "",
