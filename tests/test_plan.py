@@ -164,7 +164,9 @@ def test_plan_leaves_muted_findings_out_and_counts_them() -> None:
         5, {"crit_config": 2, "medium_config": 3})
     md = plan_render.to_markdown(result)
     assert "## Muted" in md and "- `medium_config`: 3 finding(s)" in md
-    assert result.left_out().startswith("5 muted findings of 2 checks are left out")
+    assert result.left_out().startswith("5 muted findings of 2 checks left out")
+    one = plan.build([replace(_open("crit_config", 1)[0], mute=MUTE, muted=True)], CATALOG)
+    assert one.left_out().startswith("1 muted finding of 1 check left out")
     # With nothing muted, nothing is said about mutes.
     plain = plan.build(_open("high_redeploy", 1), CATALOG)
     assert plain.muted == {} and plain.left_out() == "" and "## Muted" not in \

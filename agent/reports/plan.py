@@ -163,14 +163,18 @@ class Plan:
         """One line on what is not ranked, or "" when everything is."""
         parts = []
         if self.muted:
-            parts.append(f"{sum(self.muted.values())} muted findings of {len(self.muted)} "
-                         "checks are left out (accepted risks; list them: mllens findings "
-                         "--muted)")
+            parts.append(f"{_counted(self.muted, 'muted finding')} left out (accepted risks;"
+                         " list them: mllens findings --muted)")
         if self.unknown:
-            parts.append(f"{sum(self.unknown.values())} findings of {len(self.unknown)} "
-                         "checks could not be verified (UNKNOWN) and are not ranked; see "
-                         "'mllens report'")
+            parts.append(f"{_counted(self.unknown, 'finding')} could not be verified (UNKNOWN)"
+                         " and are not ranked; see 'mllens report'")
         return "; ".join(parts) + ("." if parts else "")
+
+
+def _counted(by_check: Mapping[str, int], noun: str) -> str:
+    """`3 muted findings of 2 checks`, `1 muted finding of 1 check`."""
+    n, checks = sum(by_check.values()), len(by_check)
+    return f"{n} {noun}{'s' if n != 1 else ''} of {checks} check{'s' if checks != 1 else ''}"
 
 
 def score(severity: Severity, resources: int, production: int, effort: Effort) -> float:
