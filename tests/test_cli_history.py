@@ -93,6 +93,9 @@ def test_cli_findings_filters_as_of_and_csv(db: str, built: tuple[Path, list[int
     assert code == 0 and [r["muted"] for r in json.loads(out)] == [True]
     code, out, _ = run("findings", "--db", db, "--hide-muted", "--severity", "high")
     assert code == 0 and "r1" in out and "r3" not in out
+    # The table counts open and muted as `mllens scans` does: r1 and r4 open, r3 muted.
+    code, out, _ = run("findings", "--db", db)
+    assert code == 0 and "3 findings now: 2 open, 1 muted" in out and "FAIL (muted)" in out
 
 
 def test_cli_findings_errors_are_one_line(db: str, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import make_console
+from agent.domain import Standing
 from agent.reports.model import mute_fields
 
 if TYPE_CHECKING:
@@ -131,8 +132,11 @@ def findings(
         return
     view = f"as of scan {scan.id} ({_when(scan.started_at)})" if scan else (
         f"as of {_when(at)}" if at else "now")
-    muted = sum(f.muted for f in rows)
-    t = Table(title=f"{len(rows)} findings {view}" + (f", {muted} muted" if muted else ""))
+    # Open and muted as every view counts them (`agent.domain.standing`).
+    standing = Counter(f.standing for f in rows)
+    counts = f": {standing[Standing.OPEN]} open, {standing[Standing.MUTED]} muted" \
+        if standing[Standing.MUTED] else ""
+    t = Table(title=f"{len(rows)} findings {view}{counts}")
     for name in ("Status", "Severity", "Check", "Account", "Region", "Resource", "Since",
                  "Reason"):
         t.add_column(name, overflow="fold")

@@ -65,7 +65,7 @@ def plan(
     with store:
         row = pick_scan(store, scan, url)
         try:
-            rep = from_store(store, row, by_id(), 1)
+            rep = from_store(store, row, by_id(), 0)
         except StoreError as exc:
             fail(str(exc))
     result = planning.build(rep.findings, rep.catalog, selectors or None)

@@ -119,15 +119,17 @@ def scan_report(
     store_url: str,
     scan_id: int | None,
     severities: set[Severity] | None = None,
+    with_history: bool = True,
 ) -> Report:
-    """What `mllens scan` shows: the scan's results with the lifecycle, mutes and history the
-    store it was just written to recorded for them."""
-    from agent.reports.build import from_results
+    """What `mllens scan` shows: the scan's results with the lifecycle, mutes and (for the
+    formats that draw trends) history the store it was just written to recorded for them."""
+    from agent.reports.build import HISTORY, from_results
     from agent.store import Store, StoreError
 
     try:
         with Store.open(store_url, migrate=False) as store:
-            rep = from_results(results, by_id(), store, scan_id)
+            rep = from_results(results, by_id(), store, scan_id,
+                               n_history=HISTORY if with_history else 0)
     except StoreError as exc:
         fail(f"store: {exc}")
     return filter_report(rep, severities or set(), set())
@@ -230,7 +232,8 @@ def report(
     with store:
         row = pick_scan(store, scan, url)
         try:
-            rep = from_store(store, row, by_id(), history)
+            # Only the HTML report draws trends: the other formats skip reading history.
+            rep = from_store(store, row, by_id(), history if fmt == "html" else 0)
         except StoreError as exc:
             fail(str(exc))
     rep = filter_report(rep, severities, statuses)

@@ -212,7 +212,8 @@ def render(
     # Keep stdout parseable when findings go there in a file format: the summary goes to stderr.
     human = err_console if machine and output is None else make_console()
     # Every form reads the findings back with what the store recorded for them (mutes too).
-    rep = scan_report(results, store_url, outcome.scan_id, severities)
+    rep = scan_report(results, store_url, outcome.scan_id, severities,
+                      with_history=output_format == "html")
     if machine:
         text = reports.render(output_format, rep)
     else:

@@ -33,6 +33,8 @@ def in_scope(f: Finding | FindingRow, scope: Mapping[str, Any]) -> bool:
 
 def history(store: Store, scan: ScanRow, n: int = HISTORY) -> list[ScanRow]:
     """Finished scans up to `scan` over any of its accounts, oldest first."""
+    if n <= 0:
+        return []
     accounts = set(scan.scope.get("accounts") or ())
     # Read a little more than n: unfinished scans and other estates are dropped below.
     rows = [s for s in store.latest_scans(max(n * 3, n + 10)) if s.id <= scan.id]
