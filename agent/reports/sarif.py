@@ -7,8 +7,8 @@ failures have a level other than `none`, as the specification requires.
 
 Every result says whether it is suppressed: a muted finding (`agent.domain.standing`) has one
 `external` suppression, `accepted`, justified by the mute rule's reason, with its owner and
-expiry as properties (`expiryUtc` is the name the SARIF SDK reads); any other result has an
-empty `suppressions` array, which SARIF reads as "evaluated, not suppressed".
+expiry as properties (`expiryUtc`, not in the standard, is the name Microsoft's SARIF SDK
+reads); any other result has an empty `suppressions` array (no mute applies).
 """
 
 from __future__ import annotations
