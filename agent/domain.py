@@ -27,6 +27,27 @@ class Status(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class Standing(enum.StrEnum):
+    """Where a finding stands in the work queue: what every view counts as open or muted.
+
+    Open: the check fails and no mute applies at the time of the view. Muted: it fails and a
+    mute rule applies then (accepted, still failing, kept and shown). Anything else (passing,
+    not applicable, unknown, gone) is neither. `mllens scans`, `trends`, `findings`, every
+    report format and the plan all go through `standing`.
+    """
+
+    OPEN = "open"
+    MUTED = "muted"
+    NEITHER = "neither"
+
+
+def standing(status: str, muted: bool) -> Standing:
+    """A finding's standing from its status and whether a mute applies to it now."""
+    if status != Status.FAIL:
+        return Standing.NEITHER
+    return Standing.MUTED if muted else Standing.OPEN
+
+
 class Severity(enum.StrEnum):
     CRITICAL = "critical"
     HIGH = "high"

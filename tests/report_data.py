@@ -16,6 +16,7 @@ from typing import Any
 from agent.domain import Result, Severity, Status, freeze
 from agent.reports.model import Finding, Report, ScanInfo
 from agent.store import Store
+from agent.store.rows import MuteRow
 from checks import by_id
 
 ACCOUNT = "111122223333"
@@ -149,3 +150,24 @@ def seed_two_scans(store: Store) -> tuple[int, int]:
         ids.append(scan_id)
     return ids[0], ids[1]
 
+
+
+# A mute rule as the store hands it back (`agent.store.rows.MuteRow`).
+MUTE = MuteRow(id=7, criteria={"check": GLUE_SECRETS}, reason="accepted risk",
+               owner="data-eng@example.com", expires_at=datetime(2027, 6, 30, tzinfo=UTC),
+               source="m.yaml")
+LAPSED = MuteRow(id=8, criteria={"check": EP_UNHEALTHY}, reason="was fine until Friday",
+                 owner=None, expires_at=T0 - timedelta(days=1), source="m.yaml")
+
+
+def muted_findings() -> list[Finding]:
+    """A muted FAIL and a muted UNKNOWN (both suppressed), a muted PASS (muted, but nothing
+    to suppress), a FAIL whose mute expired (open again) and a plain open FAIL."""
+    return [
+        finding(GLUE_SECRETS, "FAIL", arn("job", "legacy"), mute=MUTE, muted=True,
+                reason="DefaultArguments hold --db_password"),
+        finding(GLUE_SECRETS, "UNKNOWN", arn("job", "legacy-b"), mute=MUTE, muted=True),
+        finding(GLUE_SECRETS, "PASS", arn("job", "legacy-c"), mute=MUTE, muted=True),
+        finding(EP_UNHEALTHY, "FAIL", arn("endpoint", "ep-lapsed"), mute=LAPSED, muted=False),
+        finding(EP_UNHEALTHY, "FAIL", arn("endpoint", "ep-open")),
+    ]

@@ -93,6 +93,9 @@ def test_cli_findings_filters_as_of_and_csv(db: str, built: tuple[Path, list[int
     assert code == 0 and [r["muted"] for r in json.loads(out)] == [True]
     code, out, _ = run("findings", "--db", db, "--hide-muted", "--severity", "high")
     assert code == 0 and "r1" in out and "r3" not in out
+    # The table counts open and muted as `mllens scans` does: r1 and r4 open, r3 muted.
+    code, out, _ = run("findings", "--db", db)
+    assert code == 0 and "3 findings now: 2 open, 1 muted" in out and "FAIL (muted)" in out
 
 
 def test_cli_findings_errors_are_one_line(db: str, tmp_path: Path) -> None:
@@ -172,15 +175,38 @@ def test_cli_history_on_empty_store(tmp_path: Path) -> None:
     assert code == 1 and "needs two complete or partial scans" in one_line(err)
 
 
-def test_cli_scan_rejects_bad_mute_file_before_scanning(tmp_path: Path) -> None:
-    """A malformed mute file is a one-line usage error naming it; no store is created."""
-    bad = tmp_path / "mutes.yaml"
-    bad.write_text("mutes:\n  - check: sagemaker_notebook_root_access_enabled\n")
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("mutes.yaml", "mutes:\n  - check: sagemaker_notebook_root_access_enabled\n",
+         "mute #1: 'reason' is required"),
+        ("mutes.yaml", 'mutes:\n  - check: "*"\n    reason: r\n',
+         "mute #1: matches every finding (check '*' matches anything)"),
+        ("mutes.yaml", 'mutes:\n  - resource: "*"\n    region: "*"\n    reason: r\n',
+         "mute #1: matches every finding (region '*' and resource '*' match anything)"),
+        ("mutes.yaml", "mutes:\n  - check: glue_job_*\n    reason: x\n"
+         "    expires: 2027-13-45\n",
+         "mute #1: expires: '2027-13-45' is not a valid date or time (month must be in 1..12)"),
+        ("mutes.toml", '[[mutes]]\ncheck = "glue_job_*"\nreason = "x"\n'
+         "expires = 2027-13-45\n", "mute #1: not valid TOML"),
+        ("mutes.toml", '[[mutes]]\ncheck = "glue_job_*"\nreason = "x"\n'
+         "expires = 0001-01-01T00:00:00+01:00\n",
+         "mute #1: expires 0001-01-01T00:00:00+01:00 is out of range"),
+    ],
+)
+def test_cli_scan_rejects_bad_mute_file_before_scanning(
+    tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    """A malformed mute file (a missing reason, a rule that mutes everything, a value YAML or
+    TOML cannot build) is a one-line usage error naming it and the rule; no store is
+    created."""
+    bad = tmp_path / name
+    bad.write_text(text)
     db = tmp_path / "x.db"
     code, _, err = run("scan", "--mute-file", str(bad), "--db", str(db),
                        "--endpoint-url", "http://127.0.0.1:1", "-r", "us-east-1")
-    assert code == 2 and "mute #1: 'reason' is required" in one_line(err)
-    assert str(bad) in err and not db.exists()
+    assert code == 2 and problem in one_line(err)
+    assert f"mute file {bad}: " in err and not db.exists()
 
 
 def test_queries_refuse_unknown_checks_and_times_before_history(tmp_path: Path) -> None:

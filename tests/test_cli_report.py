@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
@@ -15,15 +16,21 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.main import app
+from agent.domain import Status
 from agent.emulator.seed import DEMO_REGIONS, seed_demo
 from agent.emulator.server import Emulator
+from agent.mutes import MuteRule, MuteSet
 from agent.store import Store
 from tests.report_data import (
+    ACCOUNT,
     DATA,
     EP_UNHEALTHY,
     NB_ROOT,
+    REGION,
+    T0,
     arn,
     load_json,
+    result,
     seed_two_scans,
 )
 
@@ -75,6 +82,39 @@ def test_report_every_format_from_store(seeded: tuple[str, int, int], tmp_path: 
     data = json.loads(html.split('id="mllens-data">', 1)[1].split("</script>", 1)[0])
     assert [p["scan"] for p in data["trend"]] == [second - 1, second]
     assert [p["status"]["FAIL"] for p in data["trend"]] == [3, 1]
+
+
+def test_report_counts_open_and_muted_as_scans_does(
+    seeded: tuple[str, int, int], store: Store, tmp_path: Path,
+) -> None:
+    """After a scan that mutes the open finding, every report of it (and of the scan before)
+    splits failing findings into open and muted exactly as `mllens scans` counts them."""
+    url, first, second = seeded
+    third = store.start_scan({"accounts": [ACCOUNT], "regions": [REGION],
+                              "checks": [EP_UNHEALTHY, NB_ROOT]})
+    later = T0 + timedelta(days=2)
+    store.write_account(third, ACCOUNT, [result(EP_UNHEALTHY, Status.FAIL, EP_A, at=later),
+                                         result(EP_UNHEALTHY, Status.PASS, EP_B, at=later)],
+                        [], [], [(REGION, "endpoints", "complete", None)],
+                        {(REGION, EP_UNHEALTHY)},
+                        mutes=MuteSet((MuteRule("accepted risk", check=EP_UNHEALTHY),), "m"))
+    store.finish_scan(third, "complete", 3, {"status": {"FAIL": 1, "PASS": 1}})
+    summaries = {s.scan.id: (s.open, s.muted) for s in store.scan_summaries()}
+    assert summaries[third] == (0, 1) and summaries[second] == (1, 0)
+    page = tmp_path / "r.html"
+    code, _, err = invoke("report", "--db", url, "-f", "html", "--output", str(page))
+    assert code == 0, err
+    html = page.read_text()
+    data = json.loads(html.split('id="mllens-data">', 1)[1].split("</script>", 1)[0])
+    assert {p["scan"]: (p["status"]["FAIL"], p["status"]["MUTED"]) for p in data["trend"]} == {
+        sid: summaries[sid] for sid in (first, second, third)}
+    assert '<div class="n">0</div><div>open</div>' in html
+    assert '<div class="n">1</div><div>muted</div>' in html
+    code, out, _ = invoke("report", "--db", url, "-f", "json", "--status", "FAIL")
+    assert [(f["resource_arn"], f["muted"], f["mute_reason"]) for f in json.loads(out)] == [
+        (EP_A, True, "accepted risk")]
+    code, out, _ = invoke("report", "--db", url, "-f", "json", "--scan", str(second))
+    assert [f["muted"] for f in json.loads(out) if f["status"] == "FAIL"] == [False]
 
 
 def test_report_of_a_past_scan_is_the_state_as_of_it(

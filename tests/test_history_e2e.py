@@ -75,7 +75,8 @@ def test_demo_scans_a_changing_estate_and_prints_history(tmp_path: Path) -> None
 
 def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:
     """`scan --mute-file` stores matching findings as muted and says so; when every failed
-    finding is muted the scan exits 0; `findings --muted` lists them."""
+    finding is muted the scan exits 0; `findings --muted` lists them; the scan's JSON, every
+    `report` format, the plan and the Security Hub import carry the same mute."""
     mutes = tmp_path / "mutes.yaml"
     mutes.write_text(
         "mutes:\n"
@@ -86,6 +87,7 @@ def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:
     )
     db = tmp_path / "muted.db"
     region = DEMO_REGIONS[0]
+    formats = ("asff", "sarif", "ocsf", "csv", "html")
     with Emulator() as emu:
         emu.reset()  # moto's state is process-wide: start from, and leave, an empty cloud
         try:
@@ -93,13 +95,47 @@ def test_scan_with_mute_file_stores_findings_muted(tmp_path: Path) -> None:
             proc = mllens("scan", "--endpoint-url", emu.url, "--db", str(db), "-r", region,
                           "--mute-file", str(mutes), "--checks",
                           "sagemaker_notebook_root_access_enabled", "-o", "json")
+            for fmt in formats:
+                out = mllens("report", "--db", str(db), "-f", fmt, "--output",
+                             str(tmp_path / f"r.{fmt}"))
+                assert out.returncode == 0, out.stderr[-2000:]
+            plan = mllens("plan", "--db", str(db), "-f", "json")
+            imported = mllens("report", "--db", str(db), "-f", "asff", "--output", os.devnull,
+                              "--import-security-hub", "--endpoint-url", emu.url)
+            hub = emu.client("securityhub", region)
+            stored = [f for page in hub.get_paginator("get_findings").paginate()
+                      for f in page["Findings"]]
         finally:
             emu.reset()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"1 of 1 failed findings are muted by {mutes}" in proc.stderr
+    scanned = [r for r in json.loads(proc.stdout) if r["status"] == "FAIL"]
+    assert [(r["muted"], r["mute_reason"], r["mute_owner"]) for r in scanned] == [
+        (True, "interns work on synthetic data only", "ml-platform")]
     listed = mllens("findings", "--db", str(db), "--muted", "-o", "json")
     rows = json.loads(listed.stdout)
     assert listed.returncode == 0 and {r["region"] for r in rows} == {region}
     assert {(r["check_id"], r["resource_arn"].rsplit("/", 1)[-1], r["mute_owner"])
             for r in rows} == {("sagemaker_notebook_root_access_enabled", "intern-sandbox",
                                 "ml-platform")}
+    key = rows[0]["finding_id"]
+    asff = {f["ProductFields"]["mllens/FindingKey"]: f
+            for f in json.loads((tmp_path / "r.asff").read_text())}
+    assert (asff[key]["Workflow"]["Status"], asff[key]["Compliance"]["Status"]) == (
+        "SUPPRESSED", "FAILED")
+    sarif = json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]
+    assert [r["suppressions"][0]["justification"] for r in sarif if r["suppressions"]] == [
+        "interns work on synthetic data only"]
+    ocsf = {e["finding_info"]["uid"]: e for e in json.loads((tmp_path / "r.ocsf").read_text())}
+    assert (ocsf[key]["status_id"], ocsf[key]["is_alert"]) == (3, False)
+    assert "interns work on synthetic data only" in (tmp_path / "r.csv").read_text()
+    html = (tmp_path / "r.html").read_text()
+    assert '<div class="n">1</div><div>muted</div>' in html
+    assert '<div class="n">0</div><div>open</div>' in html
+    assert plan.returncode == 0 and json.loads(plan.stdout)["actions"] == []
+    assert json.loads(plan.stdout)["muted_by_check"] == {
+        "sagemaker_notebook_root_access_enabled": 1}
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert "1 muted set to SUPPRESSED" in imported.stderr
+    assert [f["Workflow"]["Status"] for f in stored
+            if f["ProductFields"]["mllens/FindingKey"] == key] == ["SUPPRESSED"]

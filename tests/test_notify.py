@@ -19,6 +19,7 @@ import structlog
 
 from agent.domain import Pillar, Result, Severity, Status
 from agent.emulator import Emulator
+from agent.mutes import MuteRule, MuteSet
 from agent.notify import (
     MemoryLedger,
     NewFinding,
@@ -66,12 +67,13 @@ def res(check: str, name: str, status: Status, *, account: str = ACCOUNT,
     )
 
 
-def scan(store: Store, results: Sequence[Result], account: str = ACCOUNT) -> int:
+def scan(store: Store, results: Sequence[Result], account: str = ACCOUNT,
+         mutes: MuteSet | None = None) -> int:
     """One finished scan of one account, every check's scope complete, like a real scan."""
     sid = store.start_scan({"accounts": [account]})
     scopes = {(REGION, c) for c in SEVERITY}
     store.write_account(sid, account, results, [], [], [(REGION, "endpoints", "complete", "")],
-                        scopes)
+                        scopes, mutes=mutes)
     store.finish_scan(sid, "complete", 0, {})
     return sid
 
@@ -103,6 +105,19 @@ def test_select_new_first_seen_reopened_and_now_failing(store: Store) -> None:
     assert new_in(store, s3) == {"fixed": "reopened"}
     # An earlier scan still answers the same, after later scans were written.
     assert new_in(store, s2) == {"passed": "now failing", "unk": "now failing", "fresh": "new"}
+
+
+def test_select_new_leaves_muted_out_and_says_when_a_mute_ends(store: Store) -> None:
+    """A new failure a mute accepts is not news; while muted it stays out; once its mute is
+    gone it is open again and reported as no longer muted."""
+    accept = MuteSet((MuteRule("accepted risk", resource="*/accepted"),), "m.yaml")
+    results = [res("c_high", "accepted", Status.FAIL), res("c_high", "plain", Status.FAIL)]
+    s1 = scan(store, results, mutes=accept)
+    assert new_in(store, s1) == {"plain": "new"}
+    s2 = scan(store, results)  # no mute file: mutes stay as they were
+    assert new_in(store, s2) == {}
+    s3 = scan(store, results, mutes=MuteSet((), "m.yaml"))  # an empty file clears them
+    assert new_in(store, s3) == {"accepted": "no longer muted"}
 
 
 def test_select_new_ignores_accounts_the_scan_did_not_write(store: Store) -> None:

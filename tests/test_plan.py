@@ -13,7 +13,7 @@ from agent.reports import plan, plan_render
 from agent.reports.model import Finding
 from checks import all_checks
 from checks.base import Check, Effort, check
-from tests.report_data import arn, finding
+from tests.report_data import MUTE, arn, finding
 
 
 def _check(name: str, severity: Severity, effort: str) -> Check:
@@ -140,3 +140,34 @@ def test_check_refuses_unknown_effort() -> None:
     """A misspelt effort class fails when the check is declared, not when a plan is made."""
     with pytest.raises(TypeError, match="unknown effort"):
         _check("bad", Severity.LOW, "someday")
+
+
+def test_plan_leaves_muted_findings_out_and_counts_them() -> None:
+    """A muted failing finding is an accepted risk: not ranked, not among an action's
+    resources, and counted per check in every output; a finding whose mute expired is open
+    and ranked again."""
+    findings = [
+        *[replace(f, mute=MUTE, muted=True) for f in _open("crit_config", 2)],
+        replace(_open("crit_config", 1)[0], resource_arn=arn("endpoint", "expired"),
+                mute=MUTE, muted=False),
+        *_open("high_redeploy", 1),
+        *[replace(f, mute=MUTE, muted=True) for f in _open("medium_config", 3)],
+    ]
+    result = plan.build(findings, CATALOG)
+    assert [(a.check_id, a.resources) for a in result.actions] == [
+        ("crit_config", (arn("endpoint", "expired"),)),
+        ("high_redeploy", (arn("endpoint", "high_redeploy-0"),)),
+    ]
+    assert result.muted == {"crit_config": 2, "medium_config": 3}
+    data = json.loads(plan_render.to_json(result))
+    assert (data["muted_findings"], data["muted_by_check"]) == (
+        5, {"crit_config": 2, "medium_config": 3})
+    md = plan_render.to_markdown(result)
+    assert "## Muted" in md and "- `medium_config`: 3 finding(s)" in md
+    assert result.left_out().startswith("5 muted findings of 2 checks left out")
+    one = plan.build([replace(_open("crit_config", 1)[0], mute=MUTE, muted=True)], CATALOG)
+    assert one.left_out().startswith("1 muted finding of 1 check left out")
+    # With nothing muted, nothing is said about mutes.
+    plain = plan.build(_open("high_redeploy", 1), CATALOG)
+    assert plain.muted == {} and plain.left_out() == "" and "## Muted" not in \
+        plan_render.to_markdown(plain)

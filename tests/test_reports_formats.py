@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import botocore.session
@@ -26,12 +27,15 @@ from tests.report_data import (
     ACCOUNT,
     DATA,
     EP_UNHEALTHY,
+    GLUE_SECRETS,
+    MUTE,
     REGION,
     T0,
     arn,
     every_status_findings,
     finding,
     load_json,
+    muted_findings,
     report,
     result,
 )
@@ -89,7 +93,7 @@ def _asff_errors(findings: list[dict[str, Any]], model: Any) -> list[str]:
 
 
 def test_json_fields_unchanged() -> None:
-    """JSON carries exactly the historical fields, in order, with catalog lens IDs."""
+    """JSON carries the historical fields, in order, with catalog lens IDs, then the mute."""
     r = result(EP_UNHEALTHY, Status.FAIL, arn("endpoint", "ep-a"), sub="AllTraffic",
                evidence={"CreationTime": T0, "Pair": (1, 2)})
     rows = json.loads(jsonfmt.render(report([Finding.from_result(r)])))
@@ -101,7 +105,8 @@ def test_json_fields_unchanged() -> None:
         "legacy_lens_ids": list(chk.legacy_lens_ids), "account_id": ACCOUNT, "region": REGION,
         "resource_arn": r.resource_arn, "sub_resource": "AllTraffic",
         "resource_kind": "endpoints", "reason": r.reason, "observed_at": T0.isoformat(),
-        "finding_id": r.key, "evidence": None,
+        "finding_id": r.key, "evidence": None, "muted": False, "mute_reason": None,
+        "mute_owner": None, "mute_expires_at": None,
     }
     assert rows[0]["evidence"] == {"CreationTime": T0.isoformat(), "Pair": [1, 2]}
 
@@ -114,6 +119,7 @@ def test_csv_rows_match_json() -> None:
     assert len(rows) == len(as_json)
     for row, obj in zip(rows, as_json, strict=True):
         assert tuple(row) == FINDING_FIELDS
+        assert row["muted"] == str(obj["muted"])
         assert row["lens_ids"] == " ".join(obj["lens_ids"])
         assert json.loads(row["evidence"]) == obj["evidence"]
         assert row["reason"] == obj["reason"]
@@ -269,3 +275,132 @@ def test_format_registry_renders_every_format() -> None:
     for name in reports.names():
         text = reports.render(name, rep)
         assert text.endswith("\n") and len(text) > 100, name
+
+
+# -- muted findings ----------------------------------------------------------------------------
+
+
+def _name(arn_or_uid: str) -> str:
+    return arn_or_uid.rsplit("/", 1)[-1]
+
+
+def test_json_and_csv_carry_the_mute() -> None:
+    """A muted finding says muted with the rule's reason, owner and expiry; one whose mute
+    expired says not muted but keeps the rule; an unmuted one has empty mute columns."""
+    rep = report(muted_findings())
+    rows = {_name(r["resource_arn"]): r for r in json.loads(jsonfmt.render(rep))}
+    assert {k: (r["muted"], r["mute_reason"]) for k, r in rows.items()} == {
+        "legacy": (True, "accepted risk"), "legacy-b": (True, "accepted risk"),
+        "legacy-c": (True, "accepted risk"), "ep-lapsed": (False, "was fine until Friday"),
+        "ep-open": (False, None),
+    }
+    assert (rows["legacy"]["mute_owner"], rows["legacy"]["mute_expires_at"]) == (
+        "data-eng@example.com", "2027-06-30T00:00:00+00:00")
+    table = {_name(r["resource_arn"]): r for r in csv.DictReader(io.StringIO(csvfmt.render(rep)))}
+    assert (table["legacy"]["muted"], table["legacy"]["mute_reason"],
+            table["legacy"]["mute_owner"]) == ("True", "accepted risk", "data-eng@example.com")
+    assert (table["ep-open"]["muted"], table["ep-open"]["mute_reason"]) == ("False", "")
+
+
+def test_asff_muted_finding_is_suppressed_with_a_note(securityhub: Any) -> None:
+    """A muted FAIL stays FAILED and ACTIVE with its severity, and is SUPPRESSED with a Note
+    giving reason, owner and expiry; botocore's model accepts it; an expired mute is NEW."""
+    findings = asff.findings(report(muted_findings()))
+    assert not _asff_errors(findings, securityhub)
+    by = {_name(f["Resources"][0]["Id"]): f for f in findings}
+    legacy = by["legacy"]
+    assert (legacy["Compliance"]["Status"], legacy["Workflow"]["Status"],
+            legacy["RecordState"], legacy["Severity"]["Label"]) == (
+        "FAILED", "SUPPRESSED", "ACTIVE", "CRITICAL")
+    assert legacy["Note"] == {
+        "Text": "Muted by mllens: accepted risk; owner: data-eng@example.com; "
+                "expires 2027-06-30T00:00:00+00:00",
+        "UpdatedBy": "mllens", "UpdatedAt": "2026-11-30T08:05:00.000Z",
+    }
+    assert {k: v for k, v in legacy["ProductFields"].items() if "Mute" in k} == {
+        "mllens/Muted": "true", "mllens/MuteReason": "accepted risk",
+        "mllens/MuteOwner": "data-eng@example.com",
+        "mllens/MuteExpiresAt": "2027-06-30T00:00:00.000Z"}
+    assert (by["legacy-b"]["Compliance"]["Status"], by["legacy-b"]["Workflow"]["Status"]) == (
+        "WARNING", "SUPPRESSED")
+    assert (by["legacy-c"]["Workflow"]["Status"], by["legacy-c"]["RecordState"]) == (
+        "RESOLVED", "ARCHIVED") and "Note" not in by["legacy-c"]
+    for name in ("ep-lapsed", "ep-open"):
+        assert (by[name]["Workflow"]["Status"], by[name]["RecordState"]) == ("NEW", "ACTIVE")
+        assert "Note" not in by[name] and by[name]["ProductFields"]["mllens/Muted"] == "false"
+    assert by["ep-lapsed"]["ProductFields"]["mllens/MuteReason"] == "was fine until Friday"
+
+
+def test_asff_note_check_is_not_vacuous(securityhub: Any) -> None:
+    """botocore's model refuses a Note without its author and a made-up workflow status."""
+    good = asff.findings(report(muted_findings()[:1]))[0]
+    no_author = {**good, "Note": {k: v for k, v in good["Note"].items() if k != "UpdatedBy"}}
+    bad_status = {**good, "Workflow": {"Status": "MUTED"}}
+    assert _asff_errors([no_author], securityhub)
+    assert _asff_errors([bad_status], securityhub)
+
+
+def test_asff_note_is_clipped_to_its_limit(securityhub: Any) -> None:
+    """A long mute reason still gives a Note within Security Hub's 512 characters."""
+    long = replace(MUTE, reason="r" * 2000)
+    f = finding(GLUE_SECRETS, "FAIL", arn("job", "legacy"), mute=long, muted=True)
+    out = asff.findings(report([f]))[0]
+    assert len(out["Note"]["Text"]) == asff.MAX_NOTE and not _asff_errors([out], securityhub)
+
+
+def test_sarif_muted_result_has_an_accepted_external_suppression(
+    sarif_validator: jsonschema.Draft4Validator,
+) -> None:
+    """A muted result carries one external, accepted suppression justified by the mute's
+    reason, with owner and expiry; every other result an empty list; the log stays valid."""
+    doc = sarif.document(report(muted_findings()))
+    errors = [f"{e.json_path}: {e.message}" for e in sarif_validator.iter_errors(doc)]
+    assert not errors, errors
+    got = {_name(r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]):
+           r["suppressions"] for r in doc["runs"][0]["results"]}
+    accepted = [{"kind": "external", "status": "accepted", "justification": "accepted risk",
+                 "properties": {"owner": "data-eng@example.com",
+                                "expiryUtc": "2027-06-30T00:00:00.000Z"}}]
+    assert got == {"legacy": accepted, "legacy-b": accepted, "legacy-c": [],
+                   "ep-lapsed": [], "ep-open": []}
+    legacy = doc["runs"][0]["results"][0]
+    assert (legacy["kind"], legacy["level"], legacy["properties"]["muted"]) == (
+        "fail", "error", True)
+
+
+def test_sarif_suppression_check_is_not_vacuous(
+    sarif_validator: jsonschema.Draft4Validator,
+) -> None:
+    """The vendored schema refuses a suppression of an unknown kind or status, or without
+    a kind."""
+    doc = sarif.document(report(muted_findings()[:1]))
+    res = doc["runs"][0]["results"][0]
+    sup = res["suppressions"][0]
+    for broken in ({**sup, "kind": "muted"}, {**sup, "status": "ok"},
+                   {k: v for k, v in sup.items() if k != "kind"}):
+        doc["runs"][0]["results"] = [{**res, "suppressions": [broken]}]
+        assert list(sarif_validator.iter_errors(doc)), broken
+
+
+def test_ocsf_muted_finding_is_suppressed(
+    ocsf_validator: jsonschema.Draft202012Validator,
+) -> None:
+    """A muted FAIL or UNKNOWN is status 3 Suppressed, not an alert, with the mute in comment
+    and unmapped.mute; an expired mute is New again; every event validates."""
+    events = ocsf.events(report(muted_findings()))
+    for ev in events:
+        errors = [f"{e.json_path}: {e.message}" for e in ocsf_validator.iter_errors(ev)]
+        assert not errors, errors
+    by = {_name(e["resources"][0]["uid"]): e for e in events}
+    legacy = by["legacy"]
+    assert (legacy["status_id"], legacy["status"], legacy["status_code"],
+            legacy["is_alert"]) == (3, "Suppressed", "FAIL", False)
+    assert legacy["comment"] == ("Muted: accepted risk; owner: data-eng@example.com; "
+                                 "expires 2027-06-30T00:00:00+00:00")
+    assert legacy["unmapped"]["mute"] == {
+        "muted": True, "reason": "accepted risk", "owner": "data-eng@example.com",
+        "expires_at": "2027-06-30T00:00:00+00:00"}
+    assert (by["legacy-b"]["status_id"], by["legacy-c"]["status_id"]) == (3, 4)
+    assert (by["ep-lapsed"]["status_id"], by["ep-lapsed"]["is_alert"]) == (1, True)
+    assert by["ep-lapsed"]["unmapped"]["mute"]["muted"] is False
+    assert "comment" not in by["ep-open"] and "mute" not in by["ep-open"]["unmapped"]

@@ -31,6 +31,7 @@ from tests.report_data import (
     arn,
     every_status_findings,
     finding,
+    muted_findings,
     report,
 )
 
@@ -63,8 +64,10 @@ def full_report() -> Report:
         CoverageRow(2, ACCOUNT, REGION, "glue_jobs", CoverageState.PARTIAL, "GetJobs: throttled"),
     ]
     extra = [finding(GLUE_SECRETS, "FAIL", arn("job", f"j{i}")) for i in range(3)]
-    return replace(report([*every_status_findings(), *extra]), coverage=coverage,
-                   history=_history())
+    # The latest scan's failures as the store counts them: one of them muted.
+    failing = {4: {"security": (1, 1), "reliability": (1, 0)}}
+    return replace(report([*every_status_findings(), *extra, *muted_findings()]),
+                   coverage=coverage, history=_history(), failing=failing)
 
 
 def test_html_escapes_untrusted_text() -> None:
@@ -94,8 +97,8 @@ def test_html_shows_ranked_risks_coverage_and_remediation() -> None:
     rep = full_report()
     ctx = html_report.context(rep)
     order = [(r.check_id, r.severity.value, r.resources) for r in ctx["risks"]]
-    assert order[0] == (GLUE_SECRETS, "critical", 3)
-    assert order[1] == (EP_UNHEALTHY, "high", 2)
+    assert order[0] == (GLUE_SECRETS, "critical", 3)  # the muted glue job is not ranked
+    assert order[1] == (EP_UNHEALTHY, "high", 4)  # an expired mute is open again
     assert [p["scan"] for p in ctx["trend"]] == [1, 2, 4]  # the failed scan has no summary
     assert ctx["trend"][0]["fail_by_pillar"]["security"] == 8
     page = html_report.render(rep)
@@ -180,7 +183,10 @@ def test_html_charts_render_in_headless_chromium(page: tuple[str, Path, Path]) -
             elif m["tag"] == "circle":
                 assert float(m["r"]) > 0
     bars = dom.marks["chart-trend-status"]
-    assert {m["class"] for m in bars} == {"bar bar-FAIL", "bar bar-PASS", "bar bar-UNKNOWN"}
+    assert {m["class"] for m in bars} == {"bar bar-FAIL", "bar bar-MUTED", "bar bar-PASS",
+                                          "bar bar-UNKNOWN"}
+    posture = {m["class"] for m in dom.marks["chart-posture"]}
+    assert {"bar bar-FAIL", "bar bar-MUTED"} <= posture
     assert sum(m["tag"] == "polyline" for m in dom.marks["chart-trend-pillar"]) == 6
 
 
@@ -207,3 +213,39 @@ def test_html_screenshot_shows_chart_colours(page: tuple[str, Path, Path]) -> No
     for colour in (FAIL_RGB, PASS_RGB):
         painted = shots["js"][bytes(colour)] - shots["static"][bytes(colour)]
         assert painted > 1000, (colour, shots)
+
+
+def test_html_counts_muted_apart_from_open_and_lists_them() -> None:
+    """Failing findings are split into open and muted in the cards, the posture table and
+    the trend (from the store's counts where the report has them); muted findings are not
+    ranked but listed with the mute's reason, owner and expiry; an expired mute is open."""
+    rep = full_report()
+    ctx = html_report.context(rep)
+    findings = rep.findings
+    opened = sum(f.status == "FAIL" and not f.muted for f in findings)
+    assert (ctx["totals"]["FAIL"], ctx["totals"]["MUTED"]) == (opened, 1)
+    assert ctx["totals"]["UNKNOWN"] == sum(f.status == "UNKNOWN" for f in findings)
+    security = next(r for r in ctx["posture"] if r["pillar"] == "security")
+    assert security["counts"]["MUTED"] == 1
+    ranked = {f.resource_arn for r in ctx["risks"] for f in r.findings}
+    assert arn("job", "legacy") not in ranked and arn("endpoint", "ep-lapsed") in ranked
+    assert [f.resource_arn for f in ctx["muted_findings"]] == [arn("job", "legacy")]
+    by_scan = {p["scan"]: p for p in ctx["trend"]}
+    assert (by_scan[4]["status"]["FAIL"], by_scan[4]["status"]["MUTED"]) == (2, 1)
+    assert by_scan[4]["fail_by_pillar"]["security"] == 1
+    assert (by_scan[2]["status"]["FAIL"], by_scan[2]["status"]["MUTED"]) == (6, 0)
+    page = html_report.render(rep)
+    muted = page[page.index('<section id="muted">'):page.index('<section id="unknown">')]
+    assert muted.count('<tr class="row-muted">') == 1 and "accepted risk" in muted
+    assert "data-eng@example.com" in muted and "2027-06-30" in muted
+    assert '<div class="n">1</div><div>muted</div>' in page
+    assert f'<div class="n">{opened}</div><div>open</div>' in page
+    unknown = page[page.index('<section id="unknown">'):]
+    assert unknown.count('class="row-muted"') == 1 and 'class="badge-muted"' in unknown
+
+
+def test_html_without_mutes_has_no_muted_section() -> None:
+    """With nothing muted, the report says 0 muted and has no Muted section."""
+    page = html_report.render(report(every_status_findings()))
+    assert '<div class="n">0</div><div>muted</div>' in page
+    assert '<section id="muted">' not in page

@@ -46,3 +46,16 @@ def test_tables_findings_name_the_account_when_there_are_several() -> None:
     assert "Account" in two and "111122223333" in two and "444455556666" in two
     one = _render(findings_table([row("111122223333")]))
     assert "Account" not in one
+
+
+def test_tables_findings_mark_muted_ones_and_list_them_last() -> None:
+    """Read back from the store, a muted finding says `(muted)` with the mute's reason and
+    comes after the open ones; an expired mute shows as open."""
+    from tests.report_data import muted_findings
+
+    text = _render(findings_table(muted_findings()))
+    lines = [ln for ln in text.splitlines() if "FAIL" in ln or "UNKNOWN" in ln]
+    assert "Findings (3 muted)" in text  # muted of any status, as `mllens findings` counts
+    assert [("(muted)" in ln, "ep-" in ln) for ln in lines] == [
+        (False, True), (False, True), (True, False), (True, False)]
+    assert "— muted: accepted risk" in lines[2] and "muted" not in lines[0]

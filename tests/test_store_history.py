@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from agent.domain import Status
+from agent.domain import Standing, Status
 from agent.mutes import MuteRule, MuteSet
 from agent.store import FindingFilter, FindingStatus, Store, StoreError
 from agent.store.engine import writer
@@ -176,7 +176,10 @@ def test_history_muted_finding_stored_muted_and_unmuted_on_expiry(
                                                 finding(C2, A, "r1", F, D1)]}, mutes=mutes)
     rows = by_resource(hstore.findings())
     muted, other = rows[(C1, "r1")], rows[(C2, "r1")]
-    assert w1[A].muted == 1 and muted.muted and muted.is_open and not other.muted
+    assert w1[A].muted == 1 and muted.muted and not other.muted
+    # Failing and muted: muted, not open (the standing every view counts by).
+    assert (muted.standing, other.standing) == (Standing.MUTED, Standing.OPEN)
+    assert not muted.is_open and other.is_open
     assert muted.mute is not None and (muted.mute.reason, muted.mute.owner) == (
         "risk accepted", "sec")
     assert [r.check_id for r in hstore.findings(where=FindingFilter(muted=True))] == [C1]
@@ -184,6 +187,7 @@ def test_history_muted_finding_stored_muted_and_unmuted_on_expiry(
     clock.now = D3 + timedelta(minutes=1)  # past the expiry, no scan in between
     expired = by_resource(hstore.findings())[(C1, "r1")]
     assert not expired.muted and expired.mute is not None and expired.is_open
+    assert expired.standing is Standing.OPEN
     assert by_resource(hstore.findings(s1))[(C1, "r1")].muted  # as it was then
 
     s2, w2 = write_scan(hstore, clock, D3 + timedelta(hours=1),

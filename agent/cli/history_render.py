@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import make_console
+from agent.domain import Standing
+from agent.reports.model import mute_fields
 
 if TYPE_CHECKING:
     from agent.store import Diff, DiffEntry, FindingRow, ScanRow, ScanSummary, TrendPoint
@@ -90,10 +92,9 @@ def empty(output_format: str, fields: Sequence[str]) -> None:
 
 
 def finding_dict(f: FindingRow, lens_ids: Mapping[str, list[str]]) -> dict[str, Any]:
-    return {
+    row = {
         "check_id": f.check_id,
         "status": f.status.value,
-        "muted": f.muted,
         "severity": f.severity.value,
         "pillar": f.pillar.value,
         "lens_ids": lens_ids.get(f.check_id, []),
@@ -113,12 +114,11 @@ def finding_dict(f: FindingRow, lens_ids: Mapping[str, list[str]]) -> dict[str, 
         "unknown_since_at": _iso(f.unknown_since_at),
         "unknown_reason": f.unknown_reason,
         "missing_since_scan_id": f.missing_since_scan_id,
-        "mute_reason": f.mute.reason if f.mute else None,
-        "mute_owner": f.mute.owner if f.mute else None,
-        "mute_expires_at": _iso(f.mute.expires_at) if f.mute else None,
+        **mute_fields(f.mute, f.muted),
         "finding_id": f.key,
         "evidence": dict(f.evidence),
     }
+    return {k: row[k] for k in FINDING_FIELDS}
 
 
 def findings(
@@ -132,8 +132,11 @@ def findings(
         return
     view = f"as of scan {scan.id} ({_when(scan.started_at)})" if scan else (
         f"as of {_when(at)}" if at else "now")
-    muted = sum(f.muted for f in rows)
-    t = Table(title=f"{len(rows)} findings {view}" + (f", {muted} muted" if muted else ""))
+    # Open and muted as every view counts them (`agent.domain.standing`).
+    standing = Counter(f.standing for f in rows)
+    counts = f": {standing[Standing.OPEN]} open, {standing[Standing.MUTED]} muted" \
+        if standing[Standing.MUTED] else ""
+    t = Table(title=f"{len(rows)} findings {view}{counts}")
     for name in ("Status", "Severity", "Check", "Account", "Region", "Resource", "Since",
                  "Reason"):
         t.add_column(name, overflow="fold")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,8 @@ def plan(
 ) -> None:
     """Rank open findings by severity, blast radius and effort into actions, one per check.
 
+    Open is failing and not muted: muted findings (accepted risks) are left out and counted.
+
     score = severity weight (info 0.5 .. critical 8) x (1 + log2(resources + production
     resources)) / effort cost (config 1, redeploy 2, rearchitect 4). See docs/outputs.md.
     """
@@ -62,24 +65,18 @@ def plan(
     with store:
         row = pick_scan(store, scan, url)
         try:
-            rep = from_store(store, row, by_id(), 1)
+            rep = from_store(store, row, by_id(), 0)
         except StoreError as exc:
             fail(str(exc))
     result = planning.build(rep.findings, rep.catalog, selectors or None)
     if limit is not None:
-        result = planning.Plan(result.actions[:limit], result.unknown)
+        result = replace(result, actions=result.actions[:limit])
     if fmt == "json":
         write(plan_render.to_json(result), output)
     elif fmt == "markdown":
         write(plan_render.to_markdown(result), output)
     elif output is None:
         make_console().print(plan_render.table(result))
-        if result.unknown:
-            make_console(stderr=True).print(
-                f"{sum(result.unknown.values())} findings of {len(result.unknown)} checks could "
-                "not be verified (UNKNOWN) and are not ranked; see 'mllens report'.",
-                highlight=False,
-            )
     else:
         console = Console(file=io.StringIO(), record=True, width=160)
         console.print(plan_render.table(result))

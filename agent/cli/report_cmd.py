@@ -1,5 +1,5 @@
 """`mllens report`: render a stored scan as JSON, CSV, OCSF, ASFF, SARIF or HTML, and
-optionally import it into Security Hub. Also the glue `mllens scan -o FORMAT` renders through."""
+optionally import it into Security Hub. Also the glue `mllens scan` renders through."""
 
 from __future__ import annotations
 
@@ -117,26 +117,25 @@ def write(text: str, output: Path | None) -> None:
         fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
-def scan_output(
+def scan_report(
     results: Iterable[Result],
-    output_format: str,
     store_url: str,
     scan_id: int | None,
     severities: set[Severity] | None = None,
-) -> str:
-    """What `mllens scan -o FORMAT` prints: the scan's results, lifecycle and history from
-    the store it was just written to."""
-    from agent.reports.build import from_results
+    with_history: bool = True,
+) -> Report:
+    """What `mllens scan` shows: the scan's results with the lifecycle, mutes and (for the
+    formats that draw trends) history the store it was just written to recorded for them."""
+    from agent.reports.build import HISTORY, from_results
     from agent.store import Store, StoreError
 
-    if output_format not in reports.FORMATS:
-        fail(f"unknown output format {output_format!r}; use table, {format_help()}", EXIT_USAGE)
     try:
         with Store.open(store_url, migrate=False, read_only=True) as store:
-            rep = from_results(results, by_id(), store, scan_id)
+            rep = from_results(results, by_id(), store, scan_id,
+                               n_history=HISTORY if with_history else 0)
     except StoreError as exc:
         fail(f"store: {exc}")
-    return reports.render(output_format, filter_report(rep, severities or set(), set()))
+    return filter_report(rep, severities or set(), set())
 
 
 def securityhub_clients(
@@ -161,7 +160,8 @@ def securityhub_clients(
 
 
 def import_to_security_hub(report: Report, client_for: Callable[[str], Any]) -> int:
-    """Import the report's findings; print what arrived; the exit code (1 if any failed)."""
+    """Import the report's findings and set muted ones SUPPRESSED (unmuted ones back to NEW);
+    print what arrived; the exit code (1 if any import or workflow update failed)."""
     from agent.reports import asff
     from agent.reports.securityhub import import_findings
 
@@ -171,12 +171,13 @@ def import_to_security_hub(report: Report, client_for: Callable[[str], Any]) -> 
         return EXIT_OK
     result = import_findings(payload, client_for)
     err_console.print(result.summary(), highlight=False, soft_wrap=True)
-    for f in result.failures[:10]:
-        err_console.print(f"  {f.region} {f.finding_id}: {f.code}: {f.message}",
+    failures = [*result.failures, *result.update_failures]
+    for f in failures[:10]:
+        err_console.print(f"  {f.region} {f.finding_id or '-'}: {f.code}: {f.message}",
                           highlight=False, soft_wrap=True, markup=False)
-    if result.failed > 10:
-        err_console.print(f"  ... and {result.failed - 10} more", highlight=False)
-    return EXIT_ERROR if result.failures else EXIT_OK
+    if len(failures) > 10:
+        err_console.print(f"  ... and {len(failures) - 10} more", highlight=False)
+    return EXIT_ERROR if failures else EXIT_OK
 
 
 def report(
@@ -209,7 +210,8 @@ def report(
         bool,
         typer.Option("--import-security-hub",
                      help="Also import the findings (ASFF) into Security Hub with "
-                     "BatchImportFindings, each into its own region."),
+                     "BatchImportFindings, each into its own region, and set the workflow "
+                     "of muted findings to SUPPRESSED (BatchUpdateFindings)."),
     ] = False,
     profile: Annotated[
         str | None, typer.Option(help="AWS profile for --import-security-hub.")
@@ -233,7 +235,8 @@ def report(
     with store:
         row = pick_scan(store, scan, url)
         try:
-            rep = from_store(store, row, by_id(), history)
+            # Only the HTML report draws trends: the other formats skip reading history.
+            rep = from_store(store, row, by_id(), history if fmt == "html" else 0)
         except StoreError as exc:
             fail(str(exc))
     rep = filter_report(rep, severities, statuses)

@@ -19,7 +19,7 @@ import aioboto3
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agent import report
+from agent import report, reports
 from agent.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED_FINDINGS,
@@ -29,7 +29,7 @@ from agent.cli.common import (
     make_console,
 )
 from agent.cli.coverage_cmd import print_matrix
-from agent.cli.report_cmd import scan_output
+from agent.cli.report_cmd import scan_report
 from agent.domain import Result, Severity, Status
 from agent.job import AfterResult, AfterScan, Busy, after_scan, take_locks
 from agent.notify import MemoryLedger
@@ -208,21 +208,22 @@ def render(
     results: list[Result] = outcome.results
     if severities:
         results = [r for r in results if r.severity in severities]
-    catalog = by_id()
     machine = output_format != "table"
     # Keep stdout parseable when findings go there in a file format: the summary goes to stderr.
     human = err_console if machine and output is None else make_console()
+    # Every form reads the findings back with what the store recorded for them (mutes too).
+    rep = scan_report(results, store_url, outcome.scan_id, severities,
+                      with_history=output_format == "html")
     if machine:
-        text = scan_output(results, output_format, store_url, outcome.scan_id, severities)
+        text = reports.render(output_format, rep)
     else:
-        shown = results if all_statuses else [
-            r for r in results if r.status in (Status.FAIL, Status.UNKNOWN)
-        ]
         text = ""
         if output is None:
-            human.print(report.findings_table(shown))
+            observed = [f for f in rep.findings if f.status != "GONE"]
+            human.print(report.findings_table(observed if all_statuses else [
+                f for f in observed if f.status in (Status.FAIL, Status.UNKNOWN)]))
         else:
-            text = report.to_json(results, catalog)
+            text = reports.render("json", rep)
     if output is not None:
         try:
             output.write_text(text)

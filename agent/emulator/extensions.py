@@ -13,7 +13,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agent.emulator import catalog, cloudwatch, fixes, inference, monitoring, percentiles
+from agent.emulator import (
+    catalog,
+    cloudwatch,
+    fixes,
+    inference,
+    monitoring,
+    percentiles,
+    securityhub,
+)
 from agent.emulator.echo import Pair, echoing, recording
 
 _lock = threading.Lock()
@@ -62,6 +70,8 @@ def install() -> None:
     from moto.glue.responses import GlueResponse
     from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
     from moto.sagemaker.responses import SageMakerResponse
+    from moto.securityhub import urls as securityhub_urls
+    from moto.securityhub.responses import SecurityHubResponse
 
     with _lock:
         _add(SageMakerResponse, monitoring.HANDLERS)
@@ -93,3 +103,10 @@ def install() -> None:
                  fixes.paged_json("SecurityConfigurations", 100))
         _replace(GlueResponse, "get_job_runs", catalog.get_job_runs)
         _replace(ResourceGroupsTaggingAPIResponse, "get_resources", catalog.get_resources)
+
+        _replace(SecurityHubResponse, "batch_import_findings",
+                 securityhub.batch_import_findings)
+        securityhub_urls.url_paths.setdefault("{0}/findings/batchupdate$",
+                                              SecurityHubResponse.dispatch)
+        _add(SecurityHubResponse, {"batch_update_findings": securityhub.batch_update_findings,
+                                   "get_findings": securityhub.get_findings})

@@ -1,7 +1,8 @@
 """Notifications: one summary per scan of the findings that are new in it.
 
-"New" means open (FAIL) after the scan and not open before it: first seen in this scan,
-reopened after a resolution, or failing after having passed or been unknown. Only findings of
+"New" means open (failing, not muted) after the scan and not open before it: first seen in
+this scan, reopened after a resolution, failing after having passed or been unknown, or no
+longer muted (its mute expired or its rule was removed). Only findings of
 the accounts the scan wrote are considered, so a concurrent scan of other accounts is never
 reported here. The message is built by a pure function; the senders (SNS, a Slack-compatible
 webhook) are injected; a ledger makes a re-run for the same scan send nothing again.

@@ -1,4 +1,8 @@
-"""Which findings are new in a scan: open after it, and not open before it."""
+"""Which findings are new in a scan: open after it, and not open before it.
+
+Open is failing and not muted (`agent.domain.standing`), judged at each scan's start as
+`mllens scans` counts it: a new failure a mute accepts is not news, and a failing finding
+whose mute expired or was removed is ("no longer muted")."""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from typing import Any, Literal, Protocol
 from agent.domain import Severity
 from agent.store.rows import FindingRow, FindingStatus, ScanRow
 
-Change = Literal["new", "reopened", "now failing"]
-CHANGE_ORDER = {"new": 0, "reopened": 1, "now failing": 2}
+Change = Literal["new", "reopened", "now failing", "no longer muted"]
+CHANGE_ORDER = {"new": 0, "reopened": 1, "now failing": 2, "no longer muted": 3}
 
 
 
@@ -45,19 +49,20 @@ def select_new(store: FindingSource, scan: ScanRow, min_severity: Severity) -> l
     accounts = {c.account_id for c in store.coverage(scan.id)}
     accounts.update(str(a) for a in scan.scope.get("accounts") or ())
     prior = previous_scan_id(store, scan.id)
-    before = (
-        {f.key for f in store.findings(prior, status=FindingStatus.FAIL)}
-        if prior is not None else set()
-    )
+    failing = store.findings(prior, status=FindingStatus.FAIL) if prior is not None else []
+    before = {f.key for f in failing if f.is_open}
+    muted_before = {f.key for f in failing if not f.is_open}
     out = []
     for f in store.findings(scan.id, status=FindingStatus.FAIL):
-        if f.account_id in accounts and f.key not in before \
+        if f.is_open and f.account_id in accounts and f.key not in before \
                 and f.severity.rank >= min_severity.rank:
-            out.append(NewFinding(f, _change(f, scan)))
+            out.append(NewFinding(f, _change(f, scan, muted_before)))
     return out
 
 
-def _change(f: FindingRow, scan: ScanRow) -> Change:
+def _change(f: FindingRow, scan: ScanRow, muted_before: set[str]) -> Change:
+    if f.key in muted_before:
+        return "no longer muted"
     if f.first_seen_scan_id == scan.id:
         return "new"
     # Only a finding that failed before and was resolved carries `reopened_at`; one that is

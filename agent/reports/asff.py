@@ -14,13 +14,22 @@ Status mapping (decided here, documented in docs/outputs.md):
 | PASS            | PASSED            | RESOLVED        | ARCHIVED    |
 | NOT_APPLICABLE  | NOT_AVAILABLE     | RESOLVED        | ARCHIVED    |
 | GONE (deleted)  | NOT_AVAILABLE     | RESOLVED        | ARCHIVED    |
+| muted FAIL      | FAILED            | SUPPRESSED      | ACTIVE      |
+| muted UNKNOWN   | WARNING           | SUPPRESSED      | ACTIVE      |
 
+A muted finding (a mute rule applies; `agent.domain.standing`) is still failing, so its
+compliance stays FAILED and it stays ACTIVE; its workflow is SUPPRESSED, Security Hub's own
+"reviewed, no action needed", with a `Note` giving the rule's reason, owner and expiry, and the
+same in `ProductFields` (`mllens/Muted`, `mllens/MuteReason`, ...), which the provider keeps
+current on every import. Security Hub's default views show NEW and NOTIFIED findings only.
 UNKNOWN is WARNING, not NOT_AVAILABLE: AWS defines WARNING as "some information is missing",
 which is exactly an UNKNOWN (the inputs could not be collected), and it keeps UNKNOWN apart from
 NOT_APPLICABLE and active in the default views, so missing data is looked at, never hidden.
-Security Hub ignores `Workflow` in updates from a finding provider, so `RecordState` is what
-retires a finding: a resolved one is archived, and a new failure re-activates it (Security Hub
-then resets its workflow to NEW by itself).
+Security Hub ignores `Workflow` and `Note` in updates from a finding provider, so `RecordState`
+is what retires a finding: a resolved one is archived, and a new failure re-activates it
+(Security Hub then resets its workflow to NEW by itself, except from SUPPRESSED). For the same
+reason `Workflow`/`Note` here only take effect when a finding is created: the import
+(`agent.reports.securityhub`) sets them on existing findings with BatchUpdateFindings.
 """
 
 from __future__ import annotations
@@ -30,7 +39,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.domain import Severity
-from agent.reports.model import FAIL, GONE, NOT_APPLICABLE, PASS, UNKNOWN, Finding, Report
+from agent.reports.model import (
+    FAIL,
+    GONE,
+    NOT_APPLICABLE,
+    PASS,
+    UNKNOWN,
+    Finding,
+    Report,
+    mute_note,
+)
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = (
@@ -61,7 +79,9 @@ RESOURCE_TYPE = {
 
 # Field limits from the ASFF reference.
 MAX_TITLE, MAX_DESCRIPTION, MAX_RECOMMENDATION = 256, 1024, 512
-MAX_OTHER_VALUE, MAX_PRODUCT_FIELD = 1024, 2048
+MAX_OTHER_VALUE, MAX_PRODUCT_FIELD, MAX_NOTE = 1024, 2048, 512
+# Who wrote a Note: the import recognises the suppressions it made itself by this.
+NOTE_AUTHOR = "mllens"
 
 
 def iso(t: datetime) -> str:
@@ -102,7 +122,13 @@ def finding(f: Finding, report: Report) -> dict[str, Any]:
         "mllens/LegacyLensIds": " ".join(chk.legacy_lens_ids) if chk else "",
         "mllens/ScanId": report.scan.uid if report.scan else "",
         "mllens/Effort": chk.effort.value if chk else "",
+        "mllens/Muted": "true" if f.muted else "false",
     }
+    if f.mute is not None:
+        product_fields["mllens/MuteReason"] = f.mute.reason
+        product_fields["mllens/MuteOwner"] = f.mute.owner or ""
+        product_fields["mllens/MuteExpiresAt"] = iso(f.mute.expires_at) if f.mute.expires_at \
+            else ""
     out: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id(f),
@@ -140,12 +166,14 @@ def finding(f: Finding, report: Report) -> dict[str, Any]:
             }
         ],
         "Compliance": {"Status": COMPLIANCE[f.status]},
-        "Workflow": {"Status": "RESOLVED" if resolved else "NEW"},
+        "Workflow": {"Status": workflow_status(f)},
         "RecordState": "ARCHIVED" if resolved else "ACTIVE",
         # Severity and Types are the provider's to change only through FindingProviderFields
         # once the finding exists.
         "FindingProviderFields": {"Severity": severity, "Types": [FINDING_TYPE]},
     }
+    if f.suppressed:
+        out["Note"] = note(f, report)
     if chk:
         out["Compliance"]["RelatedRequirements"] = [
             f"ML Lens {p.id} ({p.legacy_id})" for p in chk.lens
@@ -158,6 +186,22 @@ def finding(f: Finding, report: Report) -> dict[str, Any]:
         }
         out["SourceUrl"] = chk.lens[0].url
     return out
+
+
+def workflow_status(f: Finding) -> str:
+    if f.status in (PASS, NOT_APPLICABLE, GONE):
+        return "RESOLVED"
+    return "SUPPRESSED" if f.suppressed else "NEW"
+
+
+def note(f: Finding, report: Report) -> dict[str, str]:
+    """The Note of a suppressed finding: the mute's reason, owner and expiry."""
+    assert f.mute is not None
+    return {
+        "Text": _clip(f"Muted by mllens: {mute_note(f.mute)}", MAX_NOTE),
+        "UpdatedBy": NOTE_AUTHOR,
+        "UpdatedAt": iso(report.generated_at),
+    }
 
 
 def findings(report: Report) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.domain import Result, utcnow
 from agent.reports.model import GONE, Finding, Report, ScanInfo
-from agent.store import Store, tool_version
+from agent.store import FindingFilter, Store, tool_version
 from agent.store.rows import FindingRow, ScanRow, ScanStatus
 from checks.base import Check
 
@@ -33,6 +33,8 @@ def in_scope(f: Finding | FindingRow, scope: Mapping[str, Any]) -> bool:
 
 def history(store: Store, scan: ScanRow, n: int = HISTORY) -> list[ScanRow]:
     """Finished scans up to `scan` over any of its accounts, oldest first."""
+    if n <= 0:
+        return []
     accounts = set(scan.scope.get("accounts") or ())
     # Read a little more than n: unfinished scans and other estates are dropped below.
     rows = [s for s in store.latest_scans(max(n * 3, n + 10)) if s.id <= scan.id]
@@ -94,6 +96,7 @@ def _report(
     catalog: Mapping[str, Check],
     n_history: int,
 ) -> Report:
+    scans = history(store, scan, n_history)
     return Report(
         findings=findings,
         catalog=catalog,
@@ -102,5 +105,25 @@ def _report(
         scan=ScanInfo.from_row(scan),
         coverage=store.coverage(scan.id),
         gaps=store.gaps(scan.id),
-        history=history(store, scan, n_history),
+        history=scans,
+        failing=failing(store, scan, scans),
     )
+
+
+def failing(
+    store: Store, scan: ScanRow, scans: Sequence[ScanRow]
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """(open, muted) per pillar after each of `scans`, over `scan`'s accounts: the store's
+    trend per scan, so the report's trend counts what `mllens trends` and `scans` count."""
+    if not scans:
+        return {}
+    accounts = scan.scope.get("accounts") or None
+    where = FindingFilter.of(account_id=accounts) if accounts else None
+    points = store.trends(by="pillar", per="scan", since=scans[0].started_at,
+                          until=scans[-1].started_at, where=where)
+    wanted = {s.id for s in scans}
+    out: dict[int, dict[str, tuple[int, int]]] = {sid: {} for sid in wanted}
+    for p in points:
+        if p.scan_id in wanted:
+            out[p.scan_id][p.group] = (p.open, p.muted)
+    return out

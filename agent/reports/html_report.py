@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from agent.domain import Pillar, Severity
+from agent.domain import Pillar, Severity, Standing
 from agent.reports.asff import iso
 from agent.reports.model import (
     FAIL,
@@ -24,10 +24,15 @@ from agent.reports.model import (
     UNKNOWN,
     Finding,
     Report,
+    mute_note,
     short_arn,
 )
 
-POSTURE_STATUSES = (FAIL, UNKNOWN, PASS, NOT_APPLICABLE)
+# Failing findings split by standing: FAIL counts the open ones, MUTED the muted ones.
+MUTED = "MUTED"
+POSTURE_STATUSES = (FAIL, MUTED, UNKNOWN, PASS, NOT_APPLICABLE)
+LABELS = {FAIL: "open", MUTED: "muted", UNKNOWN: "unknown", PASS: "pass",
+          NOT_APPLICABLE: "not applicable"}
 COVERAGE_STATES = ("complete", "partial", "failed", "skipped")
 TOP_RISKS = 10
 PILLAR_COLORS = ("#0969da", "#c62828", "#2e7d32", "#8250df", "#bf8700", "#1b7c83")
@@ -79,13 +84,20 @@ def risks(report: Report) -> list[Risk]:
     return out
 
 
+def bucket(f: Finding) -> str:
+    """The posture column of a finding: MUTED when it fails and a mute applies (FAIL then
+    means open), else its status."""
+    return MUTED if f.standing is Standing.MUTED else f.status
+
+
 def posture(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     counts: dict[Pillar, Counter[str]] = {p: Counter() for p in Pillar}
     for f in findings:
-        counts[f.pillar][f.status] += 1
+        counts[f.pillar][bucket(f)] += 1
     rows = []
     for p, c in counts.items():
-        judged = c[PASS] + c[FAIL]
+        # A muted finding still fails its check: accepting a risk is not passing.
+        judged = c[PASS] + c[FAIL] + c[MUTED]
         rows.append({
             "pillar": p.value,
             "label": p.label,
@@ -98,22 +110,31 @@ def posture(findings: Sequence[Finding]) -> list[dict[str, Any]]:
 
 
 def trend(report: Report) -> list[dict[str, Any]]:
-    """Per finished scan: counts by status and failures by pillar, from the scans' summaries."""
+    """Per finished scan: counts by status from the scan's summary, with its failures split
+    into open and muted, and open findings by pillar, as the store counts them after that
+    scan (`Report.failing`); without those, the summary's failures count as open."""
     points = []
     for s in report.history:
         summary = s.summary or {}
         status = summary.get("status")
         if not isinstance(status, dict):
             continue  # a failed or interrupted scan wrote no summary
-        by_pillar = summary.get("by_pillar") or {}
+        counts = {k: int(status.get(k, 0)) for k in POSTURE_STATUSES}
+        failing = report.failing.get(s.id)
+        if failing is not None:
+            counts[FAIL] = sum(o for o, _ in failing.values())
+            counts[MUTED] = sum(m for _, m in failing.values())
+            by_pillar = {p.value: failing.get(p.value, (0, 0))[0] for p in Pillar}
+        else:
+            pillars = summary.get("by_pillar") or {}
+            by_pillar = {p.value: int((pillars.get(p.value) or {}).get(FAIL, 0))
+                         for p in Pillar}
         points.append({
             "scan": s.id,
             "uid": s.uid[:8],
             "at": iso(s.started_at),
-            "status": {k: int(status.get(k, 0)) for k in POSTURE_STATUSES},
-            "fail_by_pillar": {
-                p.value: int((by_pillar.get(p.value) or {}).get(FAIL, 0)) for p in Pillar
-            },
+            "status": counts,
+            "fail_by_pillar": by_pillar,
         })
     return points
 
@@ -149,6 +170,9 @@ def context(report: Report) -> dict[str, Any]:
     scan = report.scan
     scope = dict(scan.scope) if scan else {}
     unknown = Counter(f.check_id for f in findings if f.status == UNKNOWN)
+    muted = sorted((f for f in findings if f.standing is Standing.MUTED),
+                   key=lambda f: (-f.severity.rank, f.check_id, f.account_id, f.region,
+                                  f.resource_arn, f.sub_resource))
     charts = {
         "posture": posture(findings),
         "trend": trend(report),
@@ -164,8 +188,9 @@ def context(report: Report) -> dict[str, Any]:
         "regions": sorted({f.region for f in findings} | set(scope.get("regions") or [])),
         "generated": iso(report.generated_at),
         "version": report.tool_version,
-        "totals": Counter(f.status for f in findings),
+        "totals": Counter(bucket(f) for f in findings),
         "statuses": POSTURE_STATUSES,
+        "labels": LABELS,
         "posture": charts["posture"],
         "trend": charts["trend"],
         "charts": charts,
@@ -176,6 +201,9 @@ def context(report: Report) -> dict[str, Any]:
         "gaps": report.gaps,
         "unknown": sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])),
         "unknown_findings": [f for f in findings if f.status == UNKNOWN],
+        "muted_findings": muted,
+        "titles": {c: chk.title for c, chk in report.catalog.items()},
+        "mute_note": mute_note,
         "short_arn": short_arn,
     }
 

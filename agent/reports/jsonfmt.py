@@ -1,4 +1,5 @@
-"""JSON: one object per finding, the fields the CLI has always printed (`FINDING_FIELDS`)."""
+"""JSON: one object per finding, the fields the CLI has always printed, then the mute
+(`FINDING_FIELDS`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from agent.reports.model import Finding, Report
+from agent.reports.model import MUTE_FIELDS, Finding, Report, mute_fields
 from checks.base import Check
 
 FINDING_FIELDS = (
@@ -26,6 +27,7 @@ FINDING_FIELDS = (
     "observed_at",
     "finding_id",
     "evidence",
+    *MUTE_FIELDS,
 )
 
 
@@ -56,6 +58,7 @@ def finding_dict(f: Finding, checks: Mapping[str, Check]) -> dict[str, Any]:
         "observed_at": f.observed_at.isoformat(),
         "finding_id": f.key,
         "evidence": dict(f.evidence),
+        **mute_fields(f.mute, f.muted),
     }
 
 

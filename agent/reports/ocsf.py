@@ -3,8 +3,10 @@
 Mapping (see docs/outputs.md for the full table):
 - the check's verdict goes to `status_code` (PASS, FAIL, UNKNOWN, NOT_APPLICABLE, GONE) and its
   reason to `status_detail`; the finding's workflow state to `status_id` (FAIL -> New,
-  UNKNOWN -> Other "Unverified", PASS/NOT_APPLICABLE/GONE -> Resolved) and `activity_id`
-  (Create when first seen, Close when resolved or gone, Update otherwise);
+  UNKNOWN -> Other "Unverified", PASS/NOT_APPLICABLE/GONE -> Resolved, and a muted FAIL or
+  UNKNOWN -> Suppressed, with the mute's reason, owner and expiry in `comment` and
+  `unmapped.mute`) and `activity_id` (Create when first seen, Close when resolved or gone,
+  Update otherwise); `is_alert` is true for open findings only (failing, not muted);
 - severity -> `severity_id` (info 1 ... critical 5); account and region -> the `cloud` object
   (the cloud profile is declared in `metadata.profiles`); the resource ARN -> `resources[0].uid`
   with the evidence under `resources[0].data`; remediation text and the lens practice pages ->
@@ -22,7 +24,17 @@ from typing import Any
 
 from agent.domain import Severity
 from agent.reports.jsonfmt import default
-from agent.reports.model import FAIL, GONE, NOT_APPLICABLE, PASS, UNKNOWN, Finding, Report
+from agent.reports.model import (
+    FAIL,
+    GONE,
+    NOT_APPLICABLE,
+    PASS,
+    UNKNOWN,
+    Finding,
+    Report,
+    mute_fields,
+    mute_note,
+)
 
 OCSF_VERSION = "1.7.0"
 CATEGORY_UID, CATEGORY_NAME = 2, "Findings"
@@ -45,6 +57,7 @@ STATUS_ID = {
     NOT_APPLICABLE: (4, "Resolved"),
     GONE: (4, "Resolved"),
 }
+SUPPRESSED = (3, "Suppressed")
 # Compliance object status: 1 Pass, 2 Warning ("missing information"), 3 Fail, 99 Other.
 COMPLIANCE_STATUS_ID = {
     PASS: (1, "Pass"),
@@ -74,7 +87,7 @@ def event(f: Finding, report: Report) -> dict[str, Any]:
     scan_id = report.scan.id if report.scan else None
     aid = activity_id(f, scan_id)
     sev_id, sev = SEVERITY_ID[f.severity]
-    st_id, st = STATUS_ID[f.status]
+    st_id, st = SUPPRESSED if f.suppressed else STATUS_ID[f.status]
     comp_id, comp = COMPLIANCE_STATUS_ID[f.status]
     metadata: dict[str, Any] = {
         "version": OCSF_VERSION,
@@ -122,6 +135,9 @@ def event(f: Finding, report: Report) -> dict[str, Any]:
         "legacy_lens_ids": list(chk.legacy_lens_ids) if chk else [],
         "pillar": f.pillar.value,
     }
+    if f.mute is not None:
+        unmapped["mute"] = {k.removeprefix("mute_"): v
+                            for k, v in mute_fields(f.mute, f.muted).items()}
     if f.unknown_since_at is not None:
         unmapped["unverified_since"] = f.unknown_since_at.isoformat()
         unmapped["unverified_reason"] = f.unknown_reason or ""
@@ -142,7 +158,7 @@ def event(f: Finding, report: Report) -> dict[str, Any]:
         "status_code": f.status,
         "status_detail": f.reason,
         "message": f"{title}: {f.reason}",
-        "is_alert": f.status == FAIL,
+        "is_alert": f.is_open,
         "metadata": metadata,
         "cloud": {
             "provider": "AWS",
@@ -154,6 +170,8 @@ def event(f: Finding, report: Report) -> dict[str, Any]:
         "resources": [resource],
         "unmapped": unmapped,
     }
+    if f.suppressed and f.mute is not None:
+        out["comment"] = f"Muted: {mute_note(f.mute)}"
     if chk:
         out["remediation"] = {
             "desc": chk.remediation,

@@ -1,5 +1,9 @@
 """The remediation plan (the lens' gap-prioritisation step): open findings as ranked actions.
 
+Open means failing and not muted (`agent.domain.standing`): a muted finding is an accepted
+risk, so it is left out of the actions and counted per check instead, like the UNKNOWN
+findings the plan cannot rank.
+
 One action per check: its open findings, the resources they affect, the remediation text and
 the lens practices. Actions are ranked by
 
@@ -25,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agent.domain import Pillar, Severity
+from agent.domain import Pillar, Severity, Standing
 from agent.reports.model import UNKNOWN, Finding
 from checks.base import DEFAULT_EFFORT, Check, Effort
 from checks.lens import Practice
@@ -144,12 +148,33 @@ class Plan:
     actions: tuple[Action, ...]
     # Checks whose verdict is UNKNOWN somewhere: what the plan cannot see.
     unknown: Mapping[str, int] = field(default_factory=dict)
+    # Failing findings left out because a mute applies, per check.
+    muted: Mapping[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "actions": [a.as_dict() for a in self.actions],
             "unknown_by_check": dict(self.unknown),
+            "muted_findings": sum(self.muted.values()),
+            "muted_by_check": dict(self.muted),
         }
+
+    def left_out(self) -> str:
+        """One line on what is not ranked, or "" when everything is."""
+        parts = []
+        if self.muted:
+            parts.append(f"{_counted(self.muted, 'muted finding')} left out (accepted risks;"
+                         " list them: mllens findings --muted)")
+        if self.unknown:
+            parts.append(f"{_counted(self.unknown, 'finding')} could not be verified (UNKNOWN)"
+                         " and are not ranked; see 'mllens report'")
+        return "; ".join(parts) + ("." if parts else "")
+
+
+def _counted(by_check: Mapping[str, int], noun: str) -> str:
+    """`3 muted findings of 2 checks`, `1 muted finding of 1 check`."""
+    n, checks = sum(by_check.values()), len(by_check)
+    return f"{n} {noun}{'s' if n != 1 else ''} of {checks} check{'s' if checks != 1 else ''}"
 
 
 def score(severity: Severity, resources: int, production: int, effort: Effort) -> float:
@@ -162,21 +187,24 @@ def build(
     catalog: Mapping[str, Check],
     selectors: Sequence[ProdSelector] | None = None,
 ) -> Plan:
-    """Rank the open findings; a resource is production when any of `selectors` matches its
-    tags (default: `ProdSelector()`)."""
+    """Rank the open findings (failing, not muted); a resource is production when any of
+    `selectors` matches its tags (default: `ProdSelector()`)."""
     selectors = tuple(selectors or (ProdSelector(),))
     groups: dict[str, list[Finding]] = defaultdict(list)
     unknown: dict[str, int] = defaultdict(int)
+    muted: dict[str, int] = defaultdict(int)
     for f in findings:
-        if f.is_open:
+        if f.standing is Standing.OPEN:
             groups[f.check_id].append(f)
+        elif f.standing is Standing.MUTED:
+            muted[f.check_id] += 1
         elif f.status == UNKNOWN:
             unknown[f.check_id] += 1
     draft = [_action(check_id, items, catalog.get(check_id), selectors)
              for check_id, items in groups.items()]
     draft.sort(key=lambda a: (-a.score, -a.severity.rank, -len(a.resources), a.check_id))
     actions = tuple(_ranked(a, i) for i, a in enumerate(draft, start=1))
-    return Plan(actions, dict(sorted(unknown.items())))
+    return Plan(actions, dict(sorted(unknown.items())), dict(sorted(muted.items())))
 
 
 def _action(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 from rich.markup import escape
 from rich.table import Table
@@ -30,7 +31,8 @@ def to_json(plan: Plan) -> str:
 
 
 def table(plan: Plan, resources_shown: int = 3) -> Table:
-    t = Table(title=f"Remediation plan: {len(plan.actions)} actions")
+    t = Table(title=f"Remediation plan: {len(plan.actions)} actions",
+              caption=plan.left_out() or None)
     for col, kw in (("#", {"justify": "right"}), ("Score", {"justify": "right"}),
                     ("Severity", {}), ("Effort", {}), ("Resources", {"justify": "right"}),
                     ("Prod", {"justify": "right"}), ("Action", {"overflow": "fold"}),
@@ -76,10 +78,17 @@ def to_markdown(plan: Plan) -> str:
             lines.append(f"- {md(f.account_id)} {md(f.region)} {md(f.resource_arn)}{sub}:"
                          f" {md(f.reason)}")
         lines.append("")
-    if plan.unknown:
-        lines += ["## Not verified", "",
-                  "These checks could not reach a verdict (inputs not collected), so the plan"
-                  " cannot rank what they might find:", ""]
-        lines += [f"- `{c}`: {n} finding(s)" for c, n in plan.unknown.items()]
-        lines.append("")
+    lines += _counted("Muted", "Failing findings a mute rule accepts are left out of the plan"
+                      " (list them: `mllens findings --muted`):", plan.muted)
+    lines += _counted("Not verified", "These checks could not reach a verdict (inputs not"
+                      " collected), so the plan cannot rank what they might find:",
+                      plan.unknown)
     return "\n".join(lines)
+
+
+def _counted(title: str, intro: str, counts: Mapping[str, int]) -> list[str]:
+    """A section of findings the plan leaves out, counted per check (nothing when none)."""
+    if not counts:
+        return []
+    return [f"## {title}", "", intro, "",
+            *(f"- `{c}`: {n} finding(s)" for c, n in counts.items()), ""]

@@ -4,6 +4,11 @@ There is no source file to point at: a result's location is a logical location w
 qualified name is the resource ARN (kind `resource`), plus the sub-resource (a variant) when
 there is one. `kind` carries the verdict (fail, pass, open for UNKNOWN, notApplicable) and only
 failures have a level other than `none`, as the specification requires.
+
+Every result says whether it is suppressed: a muted finding (`agent.domain.standing`) has one
+`external` suppression, `accepted`, justified by the mute rule's reason, with its owner and
+expiry as properties (`expiryUtc`, not in the standard, is the name Microsoft's SARIF SDK
+reads); any other result has an empty `suppressions` array (no mute applies).
 """
 
 from __future__ import annotations
@@ -86,6 +91,21 @@ def _locations(f: Finding) -> list[dict[str, Any]]:
     return [{"logicalLocations": logical}]
 
 
+def suppressions(f: Finding) -> list[dict[str, Any]]:
+    if not f.suppressed or f.mute is None:
+        return []
+    props: dict[str, Any] = {}
+    if f.mute.owner:
+        props["owner"] = f.mute.owner
+    if f.mute.expires_at is not None:
+        props["expiryUtc"] = iso(f.mute.expires_at)
+    out: dict[str, Any] = {"kind": "external", "status": "accepted",
+                           "justification": f.mute.reason}
+    if props:
+        out["properties"] = props
+    return [out]
+
+
 def result(f: Finding, index: dict[str, int], scan_id: int | None) -> dict[str, Any]:
     kind = KIND[f.status]
     out: dict[str, Any] = {
@@ -95,8 +115,10 @@ def result(f: Finding, index: dict[str, int], scan_id: int | None) -> dict[str, 
         "message": {"text": f.reason or f.status},
         "locations": _locations(f),
         "partialFingerprints": {"mllensFindingKey/v1": f.key},
+        "suppressions": suppressions(f),
         "properties": {
             "status": f.status,
+            "muted": f.muted,
             "severity": f.severity.value,
             "account_id": f.account_id,
             "region": f.region,

@@ -76,32 +76,42 @@ def plain(value: Any, style: str = "") -> Text:
 
 
 def findings_table(results: Sequence[Row]) -> Table:
-    """One row per finding, failed first. The account column appears when the findings span
-    several accounts: without it, one resource name in two accounts reads as a duplicate."""
+    """One row per finding, open failures first and muted ones last (as `mllens findings`
+    orders them), a muted one saying so with the mute's reason. The account column appears
+    when the findings span several accounts: without it, one resource name in two accounts
+    reads as a duplicate. Findings read back from the store (`agent.reports.Finding`) carry
+    their mute; a scan's bare results are never muted."""
     accounts = len({r.account_id for r in results}) > 1
-    t = Table(title="Findings", show_lines=False, expand=False)
+    muted = sum(_muted(r) for r in results)
+    t = Table(title="Findings" + (f" ({muted} muted)" if muted else ""), show_lines=False,
+              expand=False)
     columns = ("Status", "Severity", "Check", *(("Account",) if accounts else ()), "Region",
                "Resource", "Reason")
     for col in columns:
         t.add_column(col, overflow="fold")
     order = sorted(
         results,
-        key=lambda r: (r.status != Status.FAIL, -r.severity.rank, r.check_id, r.account_id,
-                       r.region, r.resource_arn),
+        key=lambda r: (_muted(r), r.status != Status.FAIL, -r.severity.rank, r.check_id,
+                       r.account_id, r.region, r.resource_arn),
     )
     for r in order:
         res = short_arn(r.resource_arn) + (f" [{r.sub_resource}]" if r.sub_resource else "")
         status = _value(r.status)
+        mute = getattr(r, "mute", None) if _muted(r) else None
         t.add_row(
-            plain(status, _STATUS_STYLE.get(status, "")),
+            plain(status + (" (muted)" if _muted(r) else ""), _STATUS_STYLE.get(status, "")),
             r.severity.value,
             r.check_id,
             *((plain(r.account_id),) if accounts else ()),
             plain(r.region),
             plain(res),
-            plain(r.reason),
+            plain(r.reason + (f" — muted: {mute.reason}" if mute is not None else "")),
         )
     return t
+
+
+def _muted(r: Row) -> bool:
+    return bool(getattr(r, "muted", False))
 
 
 def summary_table(results: Sequence[Row]) -> Table:

@@ -17,7 +17,7 @@ from agent.domain import Pillar, Severity
 from agent.store import lifecycle
 from agent.store.lifecycle import FindingState, Observation
 from agent.store.reads import FindingFilter, latest_writes
-from agent.store.rows import FindingEventRow, FindingRow, FindingStatus, MuteRow
+from agent.store.rows import FindingEventRow, FindingRow, FindingStatus, MuteRow, mute_applies
 from agent.store.tables import FindingEventRecord, FindingRecord, MuteRuleRecord
 from agent.store.types import utc_from_raw
 from agent.store.writes import PreviousWrite
@@ -209,7 +209,7 @@ def _brief_keeps(
         return False
     if where.muted is not None:
         mute = mutes.get(brief.mute_id) if brief.mute_id is not None else None
-        if (mute is not None and mute.active(at)) != where.muted:
+        if mute_applies(mute, at) != where.muted:
             return False
     return True
 
@@ -275,7 +275,7 @@ def finding_row(
         unknown_since_scan_id=state.unknown_since_scan_id,
         unknown_reason=state.unknown_reason,
         mute=mute,
-        muted=mute is not None and mute.active(at),
+        muted=mute_applies(mute, at),
         missing_since_scan_id=None if as_of else missing_since,
     )
 

@@ -32,7 +32,7 @@ from agent.store import replay
 from agent.store.finding_reads import mute_rows
 from agent.store.lifecycle import Brief
 from agent.store.reads import FindingFilter, scan_row
-from agent.store.rows import FindingStatus, MuteRow, ScanRow
+from agent.store.rows import FindingStatus, MuteRow, ScanRow, mute_applies
 from agent.store.tables import (
     CoverageSetRecord,
     GapRecord,
@@ -269,7 +269,7 @@ def diff(
 def _snapshot(state: Brief, mutes: dict[int, MuteRow], at: datetime) -> Snapshot:
     mute = mutes.get(state.mute_id) if state.mute_id is not None else None
     return Snapshot(FindingStatus(state.status), state.severity, state.reason,
-                    mute is not None and mute.active(at), state.unverified)
+                    mute_applies(mute, at), state.unverified)
 
 
 def _change(

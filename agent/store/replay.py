@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 from sqlmodel import col
 
+from agent.domain import Standing, standing
 from agent.store import lifecycle
 from agent.store.lifecycle import Brief
 from agent.store.reads import UNFINISHED, FindingFilter
-from agent.store.rows import FindingStatus, MuteRow
+from agent.store.rows import FindingStatus, MuteRow, mute_applies
 from agent.store.tables import FindingEventRecord, FindingRecord, ScanRecord
 from agent.store.types import utc_from_raw
 
@@ -68,13 +69,13 @@ class Replay:
         return group, is_fail and not was_fail, was_fail and not is_fail, seconds
 
     def counts(self, mutes: dict[int, MuteRow], at: datetime) -> dict[str, tuple[int, int]]:
-        """(open, muted) per group, with mutes judged at `at`."""
-        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        """(open, muted) per group, with mutes judged at `at` (`agent.domain.standing`)."""
+        out: dict[str, Counter[Standing]] = defaultdict(Counter)
         for (group, mute_id), n in self.failing.items():
             if n:
                 mute = mutes.get(mute_id) if mute_id is not None else None
-                out[group][1 if mute is not None and mute.active(at) else 0] += n
-        return {g: (c[0], c[1]) for g, c in out.items()}
+                out[group][standing(FAIL, mute_applies(mute, at))] += n
+        return {g: (c[Standing.OPEN], c[Standing.MUTED]) for g, c in out.items()}
 
 
 class Event(NamedTuple):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.domain import Pillar, Severity
+from agent.domain import Pillar, Severity, Standing, standing
 
 
 class ScanStatus(enum.StrEnum):
@@ -113,6 +113,12 @@ class MuteRow:
         return self.expires_at is None or at < self.expires_at
 
 
+def mute_applies(mute: MuteRow | None, at: datetime) -> bool:
+    """Whether a finding whose latest write recorded `mute` is muted at `at`: the rule has
+    not expired by then. Every view's `muted` is this, judged at the view's time."""
+    return mute is not None and mute.active(at)
+
+
 @dataclass(frozen=True, slots=True)
 class FindingRow:
     """One finding as of a scan.
@@ -155,8 +161,13 @@ class FindingRow:
     missing_since_scan_id: int | None = None
 
     @property
+    def standing(self) -> Standing:
+        return standing(self.status, self.muted)
+
+    @property
     def is_open(self) -> bool:
-        return self.status == FindingStatus.FAIL
+        """Failing and not muted (`agent.domain.standing`)."""
+        return self.standing is Standing.OPEN
 
 
 @dataclass(frozen=True, slots=True)

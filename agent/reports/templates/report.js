@@ -2,9 +2,12 @@
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
   var data = JSON.parse(document.getElementById("mllens-data").textContent);
-  var STATUS = ["FAIL", "UNKNOWN", "PASS", "NOT_APPLICABLE"];
-  var STATUS_COLOR = { FAIL: "#c62828", UNKNOWN: "#d48a00", PASS: "#2e7d32",
+  // FAIL counts the open failing findings, MUTED the failing ones a mute rule accepts.
+  var STATUS = ["FAIL", "MUTED", "UNKNOWN", "PASS", "NOT_APPLICABLE"];
+  var STATUS_COLOR = { FAIL: "#c62828", MUTED: "#6e7781", UNKNOWN: "#d48a00", PASS: "#2e7d32",
     NOT_APPLICABLE: "#9e9e9e" };
+  var STATUS_LABEL = { FAIL: "open", MUTED: "muted", UNKNOWN: "unknown", PASS: "pass",
+    NOT_APPLICABLE: "not applicable" };
 
   function el(name, attrs, parent) {
     var node = document.createElementNS(NS, name);
@@ -53,7 +56,7 @@
         var w = (W - left - right) * n / max;
         var rect = el("rect", { x: x, y: y + 4, width: w, height: rowH - 10,
           fill: STATUS_COLOR[s], "class": "bar bar-" + s }, svg);
-        tip(rect, r.label + ": " + n + " " + s);
+        tip(rect, r.label + ": " + n + " " + STATUS_LABEL[s]);
         x += w;
         marks += 1;
       });
@@ -93,7 +96,7 @@
         y -= h;
         var rect = el("rect", { x: x, y: y, width: bw, height: h, fill: STATUS_COLOR[s],
           "class": "bar bar-" + s }, svg);
-        tip(rect, "scan " + p.uid + " " + p.at + ": " + n + " " + s);
+        tip(rect, "scan " + p.uid + " " + p.at + ": " + n + " " + STATUS_LABEL[s]);
         marks += 1;
       });
     });
