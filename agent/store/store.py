@@ -54,6 +54,7 @@ class Store:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self._writer = writer(engine)
+        self._migrate = True  # what `ensure_schema` does with an older schema (see `open`)
         # Injected so tests and the benchmark can write a history spread over days.
         self.clock = clock
 
@@ -78,7 +79,15 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, clock=clock)
+        store = cls(engine, clock=clock)
+        store._migrate = migrate
+        return store
+
+    def ensure_schema(self) -> None:
+        """Bring the schema to head again, as `open` did: a long-running process calls it
+        before each run, so a database emptied or recreated meanwhile is migrated anew (a
+        foreign, unversioned or newer schema is still refused). StoreError when it cannot."""
+        _prepare_schema(self.engine, self._migrate)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -468,10 +477,20 @@ def _check_schema(engine: Engine) -> None:
     if current is None:
         raise StoreError(f"{place(engine)} is not an mllens store (no schema version)")
     if current != migrate.head_revision():
-        _prepare_schema(engine, allow_upgrade=False)
+        # Never migrates (the version is set): only says why the schema cannot be read. No
+        # lock either, since a reader may not be able to create a lock file beside the store.
+        _prepare_locked(engine, allow_upgrade=False)
 
 
 def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
+    if migrate.current_revision(engine) == migrate.head_revision():
+        return
+    # Checked again under the migration lock: another process may be migrating right now.
+    with migrate.migration_lock(engine):
+        _prepare_locked(engine, allow_upgrade)
+
+
+def _prepare_locked(engine: Engine, allow_upgrade: bool) -> None:
     current = migrate.current_revision(engine)
     head = migrate.head_revision()
     if current == head:
@@ -490,7 +509,7 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
                 f"{place(engine)} is not an mllens store (it holds other tables: {names}); "
                 "point --db at a new file"
             )
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, locked=True)
         return
     if not migrate.is_known_revision(current):
         raise StoreError(
@@ -502,4 +521,4 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
             f"{place(engine)} has schema revision {current} but this mllens needs {head}: "
             "run `mllens db upgrade`"
         )
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, locked=True)
