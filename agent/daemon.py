@@ -38,7 +38,6 @@ from apscheduler.triggers.combining import OrTrigger
 from agent.config import cron_trigger
 from agent.domain import utcnow
 from agent.job import AfterScan, Busy, after_scan, take_locks
-from agent.notify import MemoryLedger
 from agent.scan import AlreadyScanned, ScanError, ScanOutcome, ScanRequest, run_scan
 from agent.store import StoreError
 
@@ -128,7 +127,6 @@ class Agent:
         self.heartbeat_s = heartbeat_s
         self.clock = clock
         self.status = Status()
-        self.ledger = MemoryLedger()
         self._scheduler: AsyncIOScheduler | None = None
         self._scan: asyncio.Task[Any] | None = None
         self._stop: asyncio.Event | None = None
@@ -249,7 +247,7 @@ class Agent:
         finally:
             locks.release()
         self.status.runs += 1
-        done_after = await after_scan(self.store, outcome, self.after, self.ledger)
+        done_after = await after_scan(self.store, outcome, self.after)
         self.status.last = {
             "uid": outcome.uid, "status": outcome.status, "slot": _iso(slot),
             "finished_at": _iso(outcome.finished_at), "results": len(outcome.results),

@@ -16,7 +16,16 @@ from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, utcnow
 from agent.mutes import MuteSet
-from agent.store import finding_reads, finding_writes, history, migrate, reads, runs, writes
+from agent.store import (
+    deliveries,
+    finding_reads,
+    finding_writes,
+    history,
+    migrate,
+    reads,
+    runs,
+    writes,
+)
 from agent.store.engine import make_engine, writer
 from agent.store.engine import where as place
 from agent.store.errors import StoreError, UnknownScan, describe
@@ -91,6 +100,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def deliveries(self) -> deliveries.Deliveries:
+        """The notification ledger (`agent.store.deliveries`)."""
+        return deliveries.Deliveries(self._session, self.clock)
 
     def __enter__(self) -> Self:
         return self
