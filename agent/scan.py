@@ -465,7 +465,8 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
         session = env.base
         if target.role_arn:
             creds = RoleCredentials(assume_with(env.caller_handle, target.role_arn,
-                                                env.spec.session_name, env.spec.external_id))
+                                                env.spec.session_name, env.spec.external_id,
+                                                env.caller.arn or None))
             try:
                 await creds.start()
             except AssumeRoleFailed as failure:
