@@ -256,6 +256,9 @@ def render(
                             "findings)", highlight=False)
         for path in after.reports:
             human.print(f"report written: {path}", highlight=False)
+    if outcome.note:
+        # Not an error: every requested region is off (or lacks the services) in every account.
+        err_console.print(f"[bold yellow]mllens:[/] {outcome.note}", highlight=False)
     if outcome.status == "failed":
         err_console.print(f"[bold red]mllens:[/] {NOTHING_READ}; see the coverage matrix above",
                           highlight=False)
