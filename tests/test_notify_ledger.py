@@ -44,6 +44,14 @@ class Hook:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
+    @property
+    def url(self) -> str:
+        return self.base + "/hook"
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [body for _p, _h, body in self.requests]
+
     def sender(self, path: str) -> WebhookSender:
         async def no_sleep(_: float) -> None:
             return None
