@@ -38,7 +38,14 @@ from apscheduler.triggers.combining import OrTrigger
 from agent.config import cron_trigger
 from agent.domain import utcnow
 from agent.job import AfterScan, Busy, after_scan, take_locks
-from agent.scan import AlreadyScanned, ScanError, ScanOutcome, ScanRequest, run_scan
+from agent.scan import (
+    NOTHING_READ,
+    AlreadyScanned,
+    ScanError,
+    ScanOutcome,
+    ScanRequest,
+    run_scan,
+)
 from agent.store import StoreError
 
 log = structlog.get_logger(__name__)
@@ -96,7 +103,7 @@ class Status:
 
     def failed(self, at: datetime, why: str) -> None:
         self.failures += 1
-        self.last = {**(self.last or {}), "failed_at": _iso(at)}
+        self.last = {**(self.last or {}), "failed_at": _iso(at), "error": why}
         log.warning("run_failed", consecutive=self.failures, error=why)
 
     def worked(self) -> None:
@@ -302,8 +309,6 @@ class Agent:
 
 def outcome_error(outcome: ScanOutcome) -> str:
     """Why a finished scan counts as failed, in one line."""
-    from agent.scan import NOTHING_READ
-
     reasons = sorted({a.reason for a in outcome.accounts if a.state == "failed" and a.reason})
     return f"{NOTHING_READ}" + (f" ({reasons[0]})" if reasons else "")
 
