@@ -187,3 +187,27 @@ def test_ledger_dead_senders_claim_is_taken_over_after_its_lease(
     assert [d.state for d in done.deliveries] == ["already sent"]
     assert [h["Idempotency-Key"] for _p, h, _b in hook.requests] == [f"mllens-scan-{row.uid}"]
     assert [r["state"] for r in store.deliveries.rows()] == [DeliveryState.SENT.value]
+
+
+def test_after_scan_uses_the_store_ledger(store: Store, hook: Hook) -> None:
+    """`after_scan` (what `mllens scan` and the agent run after a scan) delivers through the
+    store's ledger: a failed summary is reported as carried by the next, which carries it."""
+    from collections import Counter
+
+    from agent.job import AfterScan, after_scan
+    from agent.scan import ScanOutcome
+
+    def outcome(sid: int) -> ScanOutcome:
+        now = utcnow()
+        return ScanOutcome("u", sid, "complete", now, now, [], 0, Counter())
+
+    after = AfterScan(senders=(hook.sender("/a"),))
+    hook.down.add("/a")
+    s1 = scan(store, [res("c_high", "x", Status.FAIL)])
+    first = asyncio.run(after_scan(store, outcome(s1), after, TITLES))
+    assert first.problems and "go out with the channel's next summary" in first.problems[0]
+    hook.down.clear()
+    s2 = scan(store, [res("c_high", "x", Status.FAIL)])
+    second = asyncio.run(after_scan(store, outcome(s2), after, TITLES))
+    assert second.problems == () and second.notified is not None
+    assert [(d.state, d.findings) for d in second.notified.deliveries] == [("sent", 1)]

@@ -48,7 +48,6 @@ class Baseline:
     scan_id: int | None
     # Finished scans after it whose summary failed on this channel: their accounts count too.
     undelivered: tuple[int, ...] = ()
-    delivered: bool = False  # scan_id was delivered on this channel (not a fallback)
 
 
 class Deliveries:
@@ -125,7 +124,7 @@ class Deliveries:
                         & (col(DeliveryRecord.claimed_at) < stale)),
                 ).order_by(col(DeliveryRecord.scan_id))))
             if delivered is not None:
-                return Baseline(delivered, undelivered, delivered=True)
+                return Baseline(delivered, undelivered)
             before = min((*undelivered, scan_id))
             return Baseline(last_finished_before(s, before), undelivered)
 
