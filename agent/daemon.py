@@ -7,10 +7,15 @@ Across agents, the store's locks keep two from scanning into one store at once (
 an agent that waited for another one skips the run when that one has just scanned the same
 targets (`ScanRequest.fresh_since` = the run's scheduled time).
 
+Each run first makes sure the store has its schema (`Store.ensure_schema`), so a database
+dropped and recreated while the agent runs is migrated again instead of failing every run.
+
 SIGTERM or SIGINT cancels the running scan, which records itself as interrupted (its finished
-accounts stay written), releases the locks, and the agent exits 0. A heartbeat rewrites the
-liveness file every `heartbeat_s` seconds (JSON: state, current and last scan, next run); a
-container health check reads its age (`mllens health`).
+accounts stay written), releases the locks, and the agent exits 0; the cancelled run is logged
+once, as `scan_interrupted`, never as an error. A heartbeat rewrites the liveness file every
+`heartbeat_s` seconds (JSON: state, current and last scan, next run, consecutive failed runs);
+a container health check reads it (`mllens health`): a stale heartbeat or too many failed runs
+in a row is unhealthy.
 """
 
 from __future__ import annotations
@@ -33,13 +38,22 @@ from apscheduler.triggers.combining import OrTrigger
 from agent.config import cron_trigger
 from agent.domain import utcnow
 from agent.job import AfterScan, Busy, after_scan, take_locks
-from agent.notify import MemoryLedger
-from agent.scan import AlreadyScanned, ScanError, ScanOutcome, ScanRequest, run_scan
+from agent.scan import (
+    NOTHING_READ,
+    AlreadyScanned,
+    ScanError,
+    ScanOutcome,
+    ScanRequest,
+    run_scan,
+)
 from agent.store import StoreError
 
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_S = 30.0
+# `mllens health` fails after this many failed runs in a row (runs that errored, read nothing,
+# or were skipped because the store or AWS could not be used).
+MAX_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,17 @@ class Status:
     last: dict[str, Any] | None = None
     runs: int = 0
     skipped: int = 0
+    # Failed runs since the last one that worked; another agent holding the lock or having
+    # done the run's work is not a failure of this one.
+    failures: int = 0
+
+    def failed(self, at: datetime, why: str) -> None:
+        self.failures += 1
+        self.last = {**(self.last or {}), "failed_at": _iso(at), "error": why}
+        log.warning("run_failed", consecutive=self.failures, error=why)
+
+    def worked(self) -> None:
+        self.failures = 0
 
 
 class Agent:
@@ -109,7 +134,6 @@ class Agent:
         self.heartbeat_s = heartbeat_s
         self.clock = clock
         self.status = Status()
-        self.ledger = MemoryLedger()
         self._scheduler: AsyncIOScheduler | None = None
         self._scan: asyncio.Task[Any] | None = None
         self._stop: asyncio.Event | None = None
@@ -179,10 +203,16 @@ class Agent:
         try:
             await self.scan_once(self.schedule.slot(self.clock()))
         except asyncio.CancelledError:
-            raise
-        except Exception:  # boundary: one broken run never stops the agent
+            if self._stop is None or not self._stop.is_set():
+                raise
+            # Our own stop cancelled the run: expected, already logged as scan_interrupted.
+            # Returning (not raising) keeps APScheduler from logging it as a job error.
+            self.status.last = {"status": "interrupted", "reason": self.stopped_by,
+                                "at": _iso(self.clock())}
+        except Exception as exc:  # boundary: one broken run never stops the agent
             log.exception("scan_crashed")
             self.status.last = {"status": "crashed", "at": _iso(self.clock())}
+            self.status.failed(self.clock(), f"{type(exc).__name__}: {exc}")
         finally:
             self._scan = None
             self.status.state, self.status.scan_started_at = "idle", None
@@ -193,6 +223,8 @@ class Agent:
         req = replace(self.request, fresh_since=slot)
         self.status.state = "waiting"
         try:
+            # An emptied database (dropped and recreated) is migrated again, as at start-up.
+            await asyncio.to_thread(self.store.ensure_schema)
             locks = await take_locks(
                 self.store, req.spec, req.run_id, wait=self.schedule.lock_wait_s,
                 on_wait=lambda who: log.warning("scan_waiting", holder=who,
@@ -210,17 +242,19 @@ class Agent:
         except AlreadyScanned as done:
             self._skip(slot, f"another agent already scanned these targets for this run "
                        f"(scan {done.scan.uid})")
+            self.status.worked()  # the store and AWS answered; the work is done
             return None
         except (ScanError, StoreError) as exc:
             self.status.runs += 1
             self.status.last = {"status": "error", "slot": _iso(slot), "error": str(exc),
                                 "at": _iso(self.clock())}
             log.error("scan_failed", slot=_iso(slot), error=str(exc))
+            self.status.failed(self.clock(), str(exc))
             return None
         finally:
             locks.release()
         self.status.runs += 1
-        done_after = await after_scan(self.store, outcome, self.after, self.ledger)
+        done_after = await after_scan(self.store, outcome, self.after)
         self.status.last = {
             "uid": outcome.uid, "status": outcome.status, "slot": _iso(slot),
             "finished_at": _iso(outcome.finished_at), "results": len(outcome.results),
@@ -231,6 +265,10 @@ class Agent:
         log.info("scan_done", scan=outcome.uid, status=outcome.status, slot=_iso(slot),
                  results=len(outcome.results), api_calls=outcome.api_calls,
                  next_run=_iso(self.next_run()))
+        if outcome.status == "failed":  # it read nothing: every role or API refused
+            self.status.failed(self.clock(), outcome_error(outcome))
+        else:
+            self.status.worked()
         return outcome
 
     def _skip(self, slot: datetime, reason: str, *, error: bool = False) -> None:
@@ -238,6 +276,8 @@ class Agent:
         self.status.last = {"status": "skipped", "slot": _iso(slot), "reason": reason,
                             "at": _iso(self.clock())}
         (log.error if error else log.warning)("scan_skipped", slot=_iso(slot), reason=reason)
+        if error:
+            self.status.failed(self.clock(), reason)
 
     # -- liveness ------------------------------------------------------------------------------
 
@@ -255,6 +295,7 @@ class Agent:
             "next_run": _iso(self.next_run()),
             "runs": self.status.runs,
             "skipped": self.status.skipped,
+            "consecutive_failures": self.status.failures,
             "last": self.status.last,
         }
         tmp = self.liveness.with_name(self.liveness.name + ".tmp")
@@ -266,9 +307,17 @@ class Agent:
             log.error("liveness_not_written", path=str(self.liveness), error=str(exc))
 
 
-def read_liveness(path: Path, max_age_s: float, now: float) -> tuple[bool, str]:
-    """(healthy, one line): the file exists, was written in the last `max_age_s` seconds and
-    does not say the agent stopped."""
+def outcome_error(outcome: ScanOutcome) -> str:
+    """Why a finished scan counts as failed, in one line."""
+    reasons = sorted({a.reason for a in outcome.accounts if a.state == "failed" and a.reason})
+    return f"{NOTHING_READ}" + (f" ({reasons[0]})" if reasons else "")
+
+
+def read_liveness(
+    path: Path, max_age_s: float, now: float, max_failures: int = MAX_FAILURES
+) -> tuple[bool, str]:
+    """(healthy, one line): the file exists, was written in the last `max_age_s` seconds, does
+    not say the agent stopped, and fewer than `max_failures` runs in a row failed."""
     try:
         age = now - path.stat().st_mtime
         doc = json.loads(path.read_text())
@@ -281,6 +330,12 @@ def read_liveness(path: Path, max_age_s: float, now: float) -> tuple[bool, str]:
         return False, f"the agent stopped ({path})"
     if age > max_age_s:
         return False, f"last heartbeat {age:.0f}s ago, more than {max_age_s:.0f}s ({path})"
+    failures = doc.get("consecutive_failures", 0) if isinstance(doc, dict) else 0
+    if isinstance(failures, int) and failures >= max_failures:
+        last = doc.get("last") or {}
+        why = last.get("error") or last.get("reason") or last.get("status") or "unknown"
+        return False, (f"the last {failures} runs failed (at most {max_failures - 1} in a row "
+                       f"allowed); last: {why}")
     return True, f"alive: {state}, heartbeat {age:.0f}s ago, next run {doc.get('next_run')}"
 
 
@@ -305,4 +360,4 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
-__all__ = ["Agent", "Schedule", "read_liveness"]
+__all__ = ["MAX_FAILURES", "Agent", "Schedule", "read_liveness"]

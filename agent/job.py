@@ -6,7 +6,8 @@
 2. Scans left running by processes that stopped are closed (`Store.close_stale`): a crash never
    leaves a scan `running` for ever, and nothing half-written is read as finished.
 3. The scan itself (`agent.scan.run_scan`), by the caller.
-4. After it (`after_scan`): one notification of the findings that are new in it, once the scan
+4. After it (`after_scan`): one notification per channel of the findings that are new in it
+   (since the last scan delivered on that channel, through the store's ledger), once the scan
    has finished as a whole (for a sharded scan: by the shard that finishes it), and the report
    files the settings ask for.
 """
@@ -22,7 +23,13 @@ from typing import Any
 import structlog
 
 from agent.domain import Severity
-from agent.notify import Ledger, NotifyOutcome, Sender, notify_scan, senders_from_settings
+from agent.notify import (
+    NotifyError,
+    NotifyOutcome,
+    Sender,
+    notify_scan,
+    senders_from_settings,
+)
 from agent.scan import ScanOutcome
 from agent.store import ScanStatus, Store, StoreError
 from agent.store.engine import where
@@ -157,7 +164,6 @@ async def after_scan(
     store: Store,
     outcome: ScanOutcome,
     after: AfterScan,
-    ledger: Ledger,
     titles: Mapping[str, str] | None = None,
 ) -> AfterResult:
     """Notify and write reports for a finished scan. A failure here is reported, not raised:
@@ -167,11 +173,16 @@ async def after_scan(
     problems: list[str] = []
     notified = None
     if after.senders:
-        notified = await notify_scan(store, outcome.scan_id, after.senders, ledger,
-                                     min_severity=after.min_severity, top_n=after.top_n,
-                                     titles=titles)
-        problems += [f"notification to {d.channel} failed: {d.error}"
-                     for d in notified.deliveries if d.state == "failed"]
+        try:
+            notified = await notify_scan(store, outcome.scan_id, after.senders,
+                                         min_severity=after.min_severity, top_n=after.top_n,
+                                         titles=titles)
+        except (NotifyError, StoreError) as exc:
+            problems.append(f"notifications not sent: {exc}")
+        else:
+            problems += [f"notification to {d.channel} failed: {d.error} (its findings go "
+                         "out with the channel's next summary)"
+                         for d in notified.deliveries if d.state == "failed"]
     written: list[Path] = []
     if after.formats:
         try:

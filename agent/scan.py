@@ -60,6 +60,7 @@ ALL_REGIONS = "*"  # the region of account-level coverage rows and gaps
 ACCOUNT_ROW = "account"
 REGION_ROW = "region"
 NOTHING_READ = "the scan read nothing: every account, region or API it needed was skipped or failed"
+NOTHING_TO_SCAN = "nothing to scan: every requested region was skipped"
 REGION_LIST_ROW = "regions"
 PSEUDO_KINDS = frozenset({ACCOUNT_ROW, REGION_ROW, REGION_LIST_ROW})
 
@@ -170,6 +171,9 @@ class AccountOutcome:
     state: str = "complete"
     reason: str = ""
     coverage: list[CoverageItem] = field(default_factory=list)
+    # Set when no requested region could be scanned here because none is enabled or offered
+    # (not a failure: there is nothing to read); says which and why.
+    nothing_to_scan: str = ""
 
 
 @dataclass
@@ -186,6 +190,8 @@ class ScanOutcome:
     # last shard finishes). `status` is the shard's own.
     shard: str | None = None
     run_status: str | None = None
+    # Why a scan that read nothing is not a failure (`nothing_to_scan`), else empty.
+    note: str = ""
 
     @property
     def results(self) -> list[Result]:
@@ -309,6 +315,17 @@ def coverage_rows(inventory: Inventory, kinds: Iterable[Kind]) -> list[CoverageI
         else:
             rows.append((inventory.region, kind.value, "complete", ""))
     return rows
+
+
+def nothing_to_scan(accounts: Sequence[AccountOutcome]) -> str:
+    """Why the scan had nothing to read, if that is all that happened: every account it
+    targeted had each requested region skipped (not enabled, not offered), and the others were
+    left out by the plan. Empty when anything else (a failure, a refusal) stands in the way."""
+    idle = [a for a in accounts if a.nothing_to_scan]
+    if not idle or any(not a.nothing_to_scan and a.state != "skipped" for a in accounts):
+        return ""
+    why = "; ".join(f"{a.account_id} {a.nothing_to_scan}" for a in idle)
+    return f"{NOTHING_TO_SCAN} ({why})"[:1000]
 
 
 def read_anything(accounts: Iterable[AccountOutcome]) -> bool:
@@ -465,7 +482,8 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
         session = env.base
         if target.role_arn:
             creds = RoleCredentials(assume_with(env.caller_handle, target.role_arn,
-                                                env.spec.session_name, env.spec.external_id))
+                                                env.spec.session_name, env.spec.external_id,
+                                                env.caller.arn or None))
             try:
                 await creds.start()
             except AssumeRoleFailed as failure:
@@ -522,10 +540,17 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
     reasons = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps})
     state = "partial" if partial else "complete"
     reason = "; ".join(reasons)[:1000] if partial else ""
+    idle = ""
+    if plans and not scanned and not gaps:
+        # Every requested region skipped (not enabled, not offered): nothing to read here.
+        idle = ("has no region to scan: " + "; ".join(
+            f"{p.region} {p.skipped}" for p in plans))[:1000]
+        state, reason = "skipped", idle
     coverage.append((ALL_REGIONS, ACCOUNT_ROW, state, reason or f"{len(scanned)} regions"))
     resources = [r for inv in inventories for rs in inv.resources.values() for r in rs]
     outcome = AccountOutcome(target.account_id, results, gaps, len(resources), name=target.name,
-                             state=state, reason=reason, coverage=coverage)
+                             state=state, reason=reason, coverage=coverage,
+                             nothing_to_scan=idle)
     return _Collected(outcome, resources, complete_scopes(req.checks, inventories))
 
 
@@ -675,9 +700,14 @@ async def run_scan(
     status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
     failure: str | None = None
     summary = summarise(all_results, all_gaps, accounts)
+    note = nothing_to_scan(accounts) if not read_anything(accounts) else ""
     if shard is not None and not accounts:
         # More shards than accounts: this one had nothing to do, which is not a failure.
         summary["empty_shard"] = True
+    elif note:
+        # Only regions that are not enabled (or offered) were asked for: skipped, as the
+        # docs promise, not an error; the scan is complete with nothing to read, and says so.
+        summary["nothing_to_scan"] = note
     elif not read_anything(accounts):
         # Every account skipped or failed, or every API denied: a scan that saw nothing must
         # not pass for a clean one (CI jobs gate on the exit code).
@@ -695,4 +725,5 @@ async def run_scan(
         calls_by_operation=ctx.stats.calls,
         shard=str(shard) if shard is not None else None,
         run_status=run_status,
+        note=note,
     )

@@ -196,6 +196,29 @@ def test_scan_that_reads_nothing_exits_1(estate: Emulator, tmp_path: Path) -> No
             "UNKNOWN"}
 
 
+def test_scan_of_regions_not_enabled_is_complete_with_nothing_to_scan(
+    estate: Emulator, tmp_path: Path
+) -> None:
+    """Only a region the account has not opted in to: it is skipped, as the docs say, so the
+    scan is complete (exit 0), reads nothing, and says every requested region was skipped and
+    why; a real failure (every API denied) still exits 1 (the test above)."""
+    estate.faults.disable_region("123456789012", "ap-east-1")
+    try:
+        proc = mllens("scan", "--endpoint-url", estate.url, "--db", str(tmp_path / "x.db"),
+                      "-r", "ap-east-1", "-o", "json")
+    finally:
+        estate.faults.clear()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == []
+    assert "nothing to scan: every requested region was skipped" in proc.stderr
+    assert "ap-east-1 not enabled in this account (opt-in status: not-opted-in)" in proc.stderr
+    assert "the scan read nothing" not in proc.stderr
+    with sqlite3.connect(tmp_path / "x.db") as con:
+        [(status, error, summary)] = con.execute("SELECT status, error, summary FROM scans")
+    assert status == "complete" and error is None
+    assert "every requested region was skipped" in json.loads(summary)["nothing_to_scan"]
+
+
 def test_scan_with_undescribed_resources_is_partial(estate: Emulator, tmp_path: Path) -> None:
     """A denied describe leaves its kind partial in coverage and the scan partial, not complete."""
     from agent.emulator.faults import access_denied

@@ -21,7 +21,6 @@ from agent.domain import Pillar, Result, Severity, Status
 from agent.emulator import Emulator
 from agent.mutes import MuteRule, MuteSet
 from agent.notify import (
-    MemoryLedger,
     NewFinding,
     NotifyError,
     SendFailed,
@@ -272,31 +271,33 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-def _notify(store: Store, sid: int, senders: Sequence[Any], ledger: MemoryLedger) -> Any:
-    return asyncio.run(notify_scan(store, sid, senders, ledger, titles=TITLES))
+def _notify(store: Store, sid: int, senders: Sequence[Any]) -> Any:
+    return asyncio.run(notify_scan(store, sid, senders, titles=TITLES))
 
 
 def test_notify_scan_reaches_sns_and_webhook_exactly_once(
     sqlite_url: str, emu: Emulator, topic: tuple[str, str], receiver: Receiver
 ) -> None:
     """One message per scan with new findings reaches the SQS-subscribed topic and the webhook;
-    re-running the notification sends nothing; a scan with nothing new sends nothing."""
+    re-running the notification (a new Store: another process) sends nothing; a scan with
+    nothing new sends nothing."""
     arn, queue = topic
     senders = [SnsSender(arn, _session, endpoint_url=emu.url),
                WebhookSender(receiver.url, sleep=_no_sleep)]
-    ledger = MemoryLedger()
     with Store.open(sqlite_url) as store:
         s1 = scan(store, [res("c_high", "a", Status.FAIL), res("c_crit", "b", Status.FAIL),
                           res("c_low", "c", Status.FAIL)])
-        first = _notify(store, s1, senders, ledger)
-        again = _notify(store, s1, senders, ledger)
+        first = _notify(store, s1, senders)
+    with Store.open(sqlite_url) as store:
+        again = _notify(store, s1, senders)
         s2 = scan(store, [res("c_high", "a", Status.FAIL), res("c_crit", "b", Status.FAIL)])
-        quiet = _notify(store, s2, senders, ledger)
+        quiet = _notify(store, s2, senders)
         s3 = scan(store, [res("c_high", "a", Status.FAIL), res("c_high", "d", Status.FAIL)])
-        later = _notify(store, s3, senders, ledger)
+        later = _notify(store, s3, senders)
     assert [d.state for d in first.deliveries] == ["sent", "sent"] and first.new_findings == 2
     assert [d.state for d in again.deliveries] == ["already sent", "already sent"]
-    assert quiet.new_findings == 0 and quiet.deliveries == ()
+    assert quiet.new_findings == 0
+    assert [d.state for d in quiet.deliveries] == ["nothing new", "nothing new"]
     assert later.new_findings == 1
     arrived = _arrived(emu, queue)
     assert len(arrived) == 2
@@ -333,15 +334,15 @@ def test_webhook_retries_500_then_delivers(receiver: Receiver) -> None:
 def test_webhook_gives_up_after_retries_and_channel_can_retry_later(
     sqlite_url: str, receiver: Receiver
 ) -> None:
-    """Retries are bounded; a failed channel is released, so the next run delivers it once."""
+    """Retries are bounded; a failed channel is left failed in the ledger, so the next run
+    delivers it once."""
     receiver.statuses = [500, 500, 500]
-    ledger = MemoryLedger()
     sender = WebhookSender(receiver.url, retries=2, sleep=_no_sleep)
     with Store.open(sqlite_url) as store, structlog.testing.capture_logs() as logs:
         sid = scan(store, [res("c_high", "a", Status.FAIL)])
-        failed = _notify(store, sid, [sender], ledger)
-        sent = _notify(store, sid, [sender], ledger)
-        again = _notify(store, sid, [sender], ledger)
+        failed = _notify(store, sid, [sender])
+        sent = _notify(store, sid, [sender])
+        again = _notify(store, sid, [sender])
     assert failed.deliveries[0].state == "failed" and "HTTP 500 after 3 attempts" in str(
         failed.deliveries[0].error)
     assert sent.deliveries[0].state == "sent" and again.deliveries[0].state == "already sent"
@@ -386,9 +387,9 @@ def test_notify_scan_refuses_unknown_and_running_scans(sqlite_url: str) -> None:
     with Store.open(sqlite_url) as store:
         running = store.start_scan({"accounts": [ACCOUNT]})
         with pytest.raises(NotifyError, match="still running"):
-            _notify(store, running, [], MemoryLedger())
+            _notify(store, running, [])
         with pytest.raises(NotifyError, match="no scan"):
-            _notify(store, running + 1, [], MemoryLedger())
+            _notify(store, running + 1, [])
 
 
 def test_senders_from_settings_follow_the_config(tmp_path: Any) -> None:

@@ -120,7 +120,8 @@ def test_rate_limiter_keys_by_account_region_service() -> None:
 
 
 def test_coverage_matrix_folds_kinds_into_services() -> None:
-    """Kinds fold into their service (worst state wins); account and region skips fill rows."""
+    """Kinds fold into their service (partial when some were read and some not); account and
+    region skips fill rows."""
     rows = [
         ("1", "us-east-1", "endpoints", "complete", ""),
         ("1", "us-east-1", "models", "failed", "ListModels: throttled"),
@@ -131,10 +132,10 @@ def test_coverage_matrix_folds_kinds_into_services() -> None:
     ]
     m = build(rows, {"endpoints": "sagemaker", "models": "sagemaker", "glue_jobs": "glue"})
     assert m.services == ["glue", "sagemaker"]
-    assert m.cells["1"]["us-east-1"]["sagemaker"].label == "failed"
+    assert m.cells["1"]["us-east-1"]["sagemaker"].label == "partial"
     assert m.cells["1"]["us-east-1"]["glue"].label == "scanned"
     assert {c.label for c in m.cells["1"]["eu-west-1"].values()} == {"skipped"}
     assert m.accounts["2"].label == "failed" and "2" not in m.cells
     lines = reasons(m, {"2": "no-role"})
     assert "2 (no-role): account failed: assume_role_failed" in lines
-    assert "1 us-east-1 sagemaker: failed: ListModels: throttled" in lines
+    assert "1 us-east-1 sagemaker: partial: models failed: ListModels: throttled" in lines

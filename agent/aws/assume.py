@@ -29,16 +29,38 @@ log = structlog.get_logger(__name__)
 class AssumeRoleFailed(CallFailed):
     """The role could not be assumed: every call in that account is impossible."""
 
-    def __init__(self, role_arn: str, cause: CallFailed) -> None:
+    def __init__(
+        self,
+        role_arn: str,
+        cause: CallFailed,
+        *,
+        external_id_sent: bool | None = None,
+        principal: str | None = None,
+    ) -> None:
         c = cause.classified
-        super().__init__(
-            "sts",
-            "AssumeRole",
-            Classified(GapKind.ASSUME_ROLE_FAILED, c.code,
-                       f"cannot assume {role_arn} ({c.kind.value}, {c.code}): {c.message}"),
-        )
+        text = f"cannot assume {role_arn} ({c.kind.value}, {c.code}): {c.message}"
+        if c.kind is GapKind.ACCESS_DENIED:
+            text += f" ({denied_hint(external_id_sent, principal)})"
+        super().__init__("sts", "AssumeRole", Classified(GapKind.ASSUME_ROLE_FAILED, c.code, text))
         self.role_arn = role_arn
         self.cause = cause
+
+
+def denied_hint(external_id_sent: bool | None, principal: str | None) -> str:
+    """What an AccessDenied from AssumeRole may mean. AWS answers the same for each cause, so
+    the hint names them all, and says only what is known: whether an ExternalId was sent."""
+    who = f" ({principal})" if principal else ""
+    causes = (f"AWS gives this answer when the role does not exist in that account, when its "
+              f"trust policy does not name the principal mllens runs as{who}, or when the "
+              f"trust policy's sts:ExternalId condition is not met")
+    if external_id_sent is None:
+        return causes
+    if external_id_sent:
+        return (f"{causes}; an ExternalId was sent: check that it equals the one in the "
+                "role's trust policy")
+    return (f"{causes}; no ExternalId was sent: if the trust policy requires one (the "
+            "shipped audit-role.yaml does), set targets.external_id (--external-id, "
+            "MLLENS_TARGETS__EXTERNAL_ID)")
 
 
 def role_arn(partition: str, account_id: str, role_name: str) -> str:
@@ -106,8 +128,10 @@ def assume_with(
     arn: str,
     session_name: str,
     external_id: str | None,
+    principal: str | None = None,
 ) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """AssumeRole through the caller's handle: regional STS, bounded, counted, classified."""
+    """AssumeRole through the caller's handle: regional STS, bounded, counted, classified.
+    `principal` (the caller's ARN) is named in the hint of a refusal."""
 
     async def assume() -> dict[str, Any]:
         params: dict[str, Any] = {"RoleArn": arn, "RoleSessionName": session_name}
@@ -116,7 +140,8 @@ def assume_with(
         try:
             return await caller.call("sts", "AssumeRole", **params)
         except CallFailed as failure:
-            raise AssumeRoleFailed(arn, failure) from failure
+            raise AssumeRoleFailed(arn, failure, external_id_sent=bool(external_id),
+                                   principal=principal) from failure
 
     return assume
 
@@ -157,6 +182,7 @@ __all__ = [
     "AssumeRoleFailed",
     "RoleCredentials",
     "assume_with",
+    "denied_hint",
     "role_arn",
     "session_with",
     "shared_loader",

@@ -23,7 +23,7 @@ from agent.cli.common import (
 from agent.cli.history_cmd import read_mute_file
 from agent.cli.scan_run import safe_url
 from agent.config import ConfigError, load_settings, scan_request
-from agent.daemon import HEARTBEAT_S, Agent, Schedule, read_liveness
+from agent.daemon import HEARTBEAT_S, MAX_FAILURES, Agent, Schedule, read_liveness
 from agent.job import AfterScan
 from agent.mutes import MutingSink
 from checks import all_checks
@@ -123,8 +123,14 @@ def health(
     max_age: Annotated[
         float, typer.Option(min=1, help="Unhealthy when the last heartbeat is older (seconds).")
     ] = 300,
+    max_failures: Annotated[
+        int, typer.Option(min=1, help="Unhealthy after this many failed runs in a row (runs "
+                          "that errored, read nothing, or were skipped because the store or "
+                          "AWS could not be used).")
+    ] = MAX_FAILURES,
 ) -> None:
-    """Exit 0 if the agent's heartbeat is recent, 1 otherwise (a container health check)."""
-    healthy, line = read_liveness(liveness_file, max_age, time.time())
+    """Exit 0 if the agent's heartbeat is recent and its recent runs did not all fail, 1
+    otherwise (a container health check)."""
+    healthy, line = read_liveness(liveness_file, max_age, time.time(), max_failures)
     print(line)
     raise typer.Exit(EXIT_OK if healthy else EXIT_ERROR)

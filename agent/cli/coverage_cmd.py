@@ -2,8 +2,10 @@
 
 Built from the coverage rows a scan writes (see `agent.scan`): per (account, region, kind) how
 completely the kind was read, plus account-level rows (region "*", kind "account") and rows for
-regions left out (kind "region"). Kinds fold into the service that holds them, worst state
-first, so a cell says at a glance whether that service was scanned in that place.
+regions left out (kind "region"). Kinds fold into the service they are read from (a
+collector's `service`, else its first action's): a cell is `scanned`, `failed` or `skipped`
+when all its kinds were, and `partial` when some were read and some not, with a reason per kind
+that was not, so a cell says truthfully how much of that service was seen in that place.
 """
 
 from __future__ import annotations
@@ -23,29 +25,44 @@ from agent.reports.tables import plain
 
 ROW = tuple[str, str, str, str, str]  # account, region, kind, state, reason
 
-_WORST = {"failed": 3, "partial": 2, "skipped": 1, "complete": 0}
 _LABEL = {"complete": "scanned", "partial": "partial", "failed": "failed", "skipped": "skipped"}
 _STYLE = {"scanned": "green", "partial": "yellow", "failed": "red", "skipped": "dim"}
 
 
 def kind_services() -> dict[str, str]:
-    """Inventory kind -> the service its collector calls, from the collector wiring."""
+    """Inventory kind -> the service it is read from, from the collector wiring."""
     from agent.collectors import COLLECTORS
     from agent.scan import service_of
 
-    return {k.value: service_of(c) for c in COLLECTORS for k in c.kinds}
+    return {k.value: c.service or service_of(c) for c in COLLECTORS for k in c.kinds}
+
+
+def fold(states: Iterable[str]) -> str:
+    """One state for several kinds' (or rows'): theirs when they agree, skipped ones left out
+    beside others, and `partial` when some were read and some were not."""
+    seen = set(states)
+    real = seen - {"skipped"} or seen
+    if not real:
+        return "complete"
+    if len(real) == 1:
+        return next(iter(real))
+    return "partial"
 
 
 @dataclass
 class Cell:
-    state: str = "complete"
+    states: set[str] = field(default_factory=set)
     reasons: set[str] = field(default_factory=set)
 
-    def add(self, state: str, reason: str | None) -> None:
-        if _WORST.get(state, 0) > _WORST.get(self.state, 0):
-            self.state = state
+    def add(self, state: str, reason: str | None, kind: str | None = None) -> None:
+        self.states.add(state)
         if reason and state != "complete":
-            self.reasons.add(reason)
+            # A kind's reason names the kind: a partial cell says which of its kinds failed.
+            self.reasons.add(f"{kind} {_LABEL.get(state, state)}: {reason}" if kind else reason)
+
+    @property
+    def state(self) -> str:
+        return fold(self.states)
 
     @property
     def label(self) -> str:
@@ -93,7 +110,7 @@ def build(rows: Iterable[ROW], services: Mapping[str, str] | None = None) -> Mat
             region_skips.append((account, region, reason))
             continue
         service = services.get(kind, kind)
-        cells[account][region].setdefault(service, Cell()).add(state, reason)
+        cells[account][region].setdefault(service, Cell()).add(state, reason, kind)
     names = sorted({s for regions in cells.values() for r in regions.values() for s in r}
                    or set(services.values()))
     for account, region, reason in region_skips:

@@ -32,7 +32,6 @@ from agent.cli.coverage_cmd import print_matrix
 from agent.cli.report_cmd import scan_report
 from agent.domain import Result, Severity, Status
 from agent.job import AfterResult, AfterScan, Busy, after_scan, take_locks
-from agent.notify import MemoryLedger
 from agent.scan import NOTHING_READ, ScanError, ScanOutcome, ScanRequest, run_scan
 from checks import by_id
 
@@ -167,7 +166,7 @@ def run_job(
                                      progress)
         finally:
             locks.release()
-        done = await after_scan(store, outcome, after or AfterScan(), MemoryLedger(),
+        done = await after_scan(store, outcome, after or AfterScan(),
                                 {cid: c.title for cid, c in by_id().items()})
         for problem in done.problems:
             err_console.print(f"[bold yellow]mllens:[/] {problem}", highlight=False,
@@ -254,10 +253,13 @@ def render(
     if after is not None:
         if after.notified is not None:
             for d in after.notified.deliveries:
-                human.print(f"notification to {d.channel}: {d.state} "
-                            f"({after.notified.new_findings} new findings)", highlight=False)
+                human.print(f"notification to {d.channel}: {d.state} ({d.findings} new "
+                            "findings)", highlight=False)
         for path in after.reports:
             human.print(f"report written: {path}", highlight=False)
+    if outcome.note:
+        # Not an error: every requested region is off (or lacks the services) in every account.
+        err_console.print(f"[bold yellow]mllens:[/] {outcome.note}", highlight=False)
     if outcome.status == "failed":
         err_console.print(f"[bold red]mllens:[/] {NOTHING_READ}; see the coverage matrix above",
                           highlight=False)

@@ -104,6 +104,7 @@ COLLECTORS: tuple[Collector, ...] = (
         (Kind.ENDPOINT_METRICS,),
         metrics.endpoint_metrics,
         ("sagemaker:ListEndpoints", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData"),
+        service="cloudwatch",  # the endpoints are listed; the data is CloudWatch's
     ),
     Collector(
         "glue_job_runs",
@@ -136,6 +137,7 @@ COLLECTORS: tuple[Collector, ...] = (
         (Kind.OBJECTIVE_METRICS,),
         objectives.objective_metrics,
         ("sagemaker:ListEndpoints", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData"),
+        service="cloudwatch",  # the endpoints are listed; the data is CloudWatch's
     ),
     Collector(
         "tags",

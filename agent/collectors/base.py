@@ -88,6 +88,9 @@ class Collector:
     fn: CollectorFn
     # IAM actions this collector may call: the source of `mllens iam-policy`.
     actions: tuple[str, ...]
+    # The service its kinds are read from, where that is not its first action's (which only
+    # finds what to read): coverage reports the kinds under it (`mllens coverage`).
+    service: str = ""
 
 
 async def fan_out(

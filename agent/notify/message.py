@@ -83,8 +83,10 @@ def build_notification(
     min_severity: Severity,
     top_n: int,
     titles: Mapping[str, str],
+    carried: Sequence[ScanRow] = (),
 ) -> Notification | None:
-    """The summary of one scan's new findings, or None when there is none."""
+    """The summary of one scan's new findings, or None when there is none. `carried`: earlier
+    scans whose summary failed on this channel; their findings are in `new` too."""
     if not new:
         return None
     ranked = sorted(new, key=lambda n: (-n.row.severity.rank, CHANGE_ORDER[n.change],
@@ -116,6 +118,10 @@ def build_notification(
     finished = f"{scan.finished_at:%Y-%m-%d %H:%M} UTC" if scan.finished_at else "not finished"
     headline = (f"Scan {scan.uid} ({scan.status.value}, finished {finished}) has {count} new "
                 f"{noun} at {min_severity.value} severity or above.")
+    if carried:
+        earlier = ", ".join(c.uid[:8] for c in carried)
+        headline += (f" They include those of {len(carried)} earlier scan(s) whose summary "
+                     f"was not delivered here ({earlier}).")
     lines = [headline, f"By severity: {_counts(by_severity)}", f"By pillar: {_counts(by_pillar)}",
              ""]
     lines += [_finding_text(i, f) for i, f in enumerate(top, 1)]
@@ -130,6 +136,7 @@ def build_notification(
                  "finished_at": scan.finished_at.isoformat() if scan.finished_at else None},
         "min_severity": min_severity.value,
         "new_findings": count,
+        "carried_over_scans": [c.uid for c in carried],
         "by_severity": dict(by_severity),
         "by_pillar": dict(by_pillar),
         "top": top,

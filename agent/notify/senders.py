@@ -23,7 +23,12 @@ class SendFailed(Exception):
 
 
 class Sender(Protocol):
-    channel: str
+    channel: str  # the kind: "sns", "webhook"
+
+    @property
+    def destination(self) -> str:
+        """Where it delivers (a topic ARN, a URL): names the channel in the ledger."""
+        ...
 
     async def send(self, n: Notification) -> int:
         """Deliver; the number of attempts it took. Raises SendFailed."""
@@ -44,6 +49,10 @@ class SnsSender:
     timeout_s: float = 10.0
     endpoint_url: str | None = None
     channel: str = "sns"
+
+    @property
+    def destination(self) -> str:
+        return self.topic_arn
 
     async def send(self, n: Notification) -> int:
         from aiobotocore.config import AioConfig
@@ -92,6 +101,10 @@ class WebhookSender:
     sleep: Sleep = asyncio.sleep
     channel: str = "webhook"
     max_backoff_s: float = 30.0
+
+    @property
+    def destination(self) -> str:
+        return self.url
 
     @property
     def host(self) -> str:

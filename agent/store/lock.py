@@ -14,9 +14,10 @@ Where they live:
   key is derived from the database, schema and lock name, so stores in other schemas of one
   database do not block each other.
 - SQLite: OS file locks beside the database file (`<database>.lock` for the store lock,
-  `<database>.lock-<digest>` for others), `flock` on POSIX (shared or exclusive), `filelock`
-  elsewhere (exclusive only: shards into one SQLite file then take turns). In-memory databases
-  cannot be shared, so their locks are no-ops.
+  `<database>.migrate-lock` for schema migrations, `<database>.lock-<digest>` for others),
+  `flock` on POSIX (shared or exclusive), `filelock` elsewhere (exclusive only: shards into
+  one SQLite file then take turns). In-memory databases cannot be shared, so their locks are
+  no-ops.
 
 Either way the operating system or the server drops a lock when its holder dies (SIGKILL, a
 lost connection), so a crashed scan never leaves the store locked, and `is_free` can tell a
@@ -50,6 +51,8 @@ except ImportError:  # pragma: no cover - Windows
 
 _POLL_S = 0.5
 STORE_LOCK = "scan"
+# Held while the schema is checked and migrated (`agent.store.migrate.migration_lock`).
+MIGRATE_LOCK = "migrate"
 
 
 class StoreLocked(StoreError):
@@ -130,6 +133,8 @@ class StoreLock:
         base = Path(db)
         if self.name == STORE_LOCK:
             return base.with_name(base.name + ".lock")
+        if self.name == MIGRATE_LOCK:
+            return base.with_name(base.name + ".migrate-lock")
         digest = hashlib.sha1(self.name.encode(), usedforsecurity=False).hexdigest()[:16]
         return base.with_name(f"{base.name}.lock-{digest}")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -19,10 +21,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent.store.engine import make_engine, where
 from agent.store.errors import StoreError, describe
+from agent.store.lock import MIGRATE_LOCK, StoreLock, StoreLocked
 from agent.store.tables import metadata
 
 # Our own name, so a PostgreSQL database shared with another Alembic project cannot collide.
 VERSION_TABLE = "mllens_schema_version"
+log = structlog.get_logger(__name__)
+
+# How long a process waits for another one's migration before giving up.
+MIGRATION_WAIT_S = 600.0
 
 
 def migrations_dir() -> Path:
@@ -102,10 +109,42 @@ def foreign_tables(engine: Engine) -> set[str]:
     return table_names(engine) - set(metadata.tables) - {VERSION_TABLE}
 
 
-def upgrade(engine_or_url: Engine | str | URL, revision: str = "head") -> None:
-    """Migrate the database to `revision` in one transaction. A schema written by a newer
-    mllens is refused in one line, not handed to Alembic (which cannot find its revision)."""
+@contextmanager
+def migration_lock(engine: Engine, wait: float = MIGRATION_WAIT_S) -> Iterator[None]:
+    """Hold the store's migration lock (a file lock beside a SQLite file, an advisory lock on
+    PostgreSQL) while checking and changing the schema, so two processes opening one fresh
+    store take turns: the second waits, then finds the schema at head instead of migrating a
+    database the first is migrating (SQLite: "database is locked")."""
+    lock = StoreLock(engine, MIGRATE_LOCK)
+    started = time.monotonic()
+    try:
+        lock.acquire(timeout=0)
+    except StoreLocked:
+        log.info("migration_waiting", store=where(engine), up_to_s=wait)
+        try:
+            lock.acquire(timeout=max(0.0, wait - (time.monotonic() - started)))
+        except StoreLocked:
+            raise StoreError(
+                f"another mllens process has been migrating the schema of {where(engine)} for "
+                f"more than {wait:.0f}s; try again when it has finished"
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def upgrade(
+    engine_or_url: Engine | str | URL, revision: str = "head", *, locked: bool = False
+) -> None:
+    """Migrate the database to `revision` in one transaction, under the migration lock (unless
+    the caller holds it: `locked`). A schema written by a newer mllens is refused in one line,
+    not handed to Alembic (which cannot find its revision)."""
     with _engine(engine_or_url) as engine:
+        if not locked:
+            with migration_lock(engine):
+                upgrade(engine, revision, locked=True)
+            return
         current = current_revision(engine)
         if current is not None and not is_known_revision(current):
             raise StoreError(

@@ -201,3 +201,12 @@ class AccountWrite:
     missing: int = 0
     # Keys of the reported findings a mute rule matched.
     muted_keys: frozenset[str] = frozenset()
+
+
+class DeliveryState(enum.StrEnum):
+    """Where one scan's summary stands on one notification channel."""
+
+    SENDING = "sending"  # claimed by a process; taken over when its lease runs out
+    SENT = "sent"
+    EMPTY = "empty"  # nothing new for this channel: counts as delivered
+    FAILED = "failed"  # its findings go into the channel's next delivery

@@ -16,7 +16,16 @@ from sqlmodel import col
 
 from agent.domain import Gap, Resource, Result, utcnow
 from agent.mutes import MuteSet
-from agent.store import finding_reads, finding_writes, history, migrate, reads, runs, writes
+from agent.store import (
+    deliveries,
+    finding_reads,
+    finding_writes,
+    history,
+    migrate,
+    reads,
+    runs,
+    writes,
+)
 from agent.store.engine import make_engine, writer
 from agent.store.engine import where as place
 from agent.store.errors import StoreError, UnknownScan, describe
@@ -55,6 +64,7 @@ class Store:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self._writer = writer(engine)
+        self._migrate = True  # what `ensure_schema` does with an older schema (see `open`)
         # Injected so tests and the benchmark can write a history spread over days.
         self.clock = clock
 
@@ -79,10 +89,23 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, clock=clock)
+        store = cls(engine, clock=clock)
+        store._migrate = migrate
+        return store
+
+    def ensure_schema(self) -> None:
+        """Bring the schema to head again, as `open` did: a long-running process calls it
+        before each run, so a database emptied or recreated meanwhile is migrated anew (a
+        foreign, unversioned or newer schema is still refused). StoreError when it cannot."""
+        _prepare_schema(self.engine, self._migrate)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def deliveries(self) -> deliveries.Deliveries:
+        """The notification ledger (`agent.store.deliveries`)."""
+        return deliveries.Deliveries(self._session, self.clock)
 
     def __enter__(self) -> Self:
         return self
@@ -473,10 +496,20 @@ def _check_schema(engine: Engine) -> None:
     if current is None:
         raise StoreError(f"{place(engine)} is not an mllens store (no schema version)")
     if current != migrate.head_revision():
-        _prepare_schema(engine, allow_upgrade=False)
+        # Never migrates (the version is set): only says why the schema cannot be read. No
+        # lock either, since a reader may not be able to create a lock file beside the store.
+        _prepare_locked(engine, allow_upgrade=False)
 
 
 def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
+    if migrate.current_revision(engine) == migrate.head_revision():
+        return
+    # Checked again under the migration lock: another process may be migrating right now.
+    with migrate.migration_lock(engine):
+        _prepare_locked(engine, allow_upgrade)
+
+
+def _prepare_locked(engine: Engine, allow_upgrade: bool) -> None:
     current = migrate.current_revision(engine)
     head = migrate.head_revision()
     if current == head:
@@ -495,7 +528,7 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
                 f"{place(engine)} is not an mllens store (it holds other tables: {names}); "
                 "point --db at a new file"
             )
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, locked=True)
         return
     if not migrate.is_known_revision(current):
         raise StoreError(
@@ -507,4 +540,4 @@ def _prepare_schema(engine: Engine, allow_upgrade: bool) -> None:
             f"{place(engine)} has schema revision {current} but this mllens needs {head}: "
             "run `mllens db upgrade`"
         )
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, locked=True)

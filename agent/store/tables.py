@@ -14,7 +14,7 @@ from sqlalchemy import CheckConstraint, Index, MetaData, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from agent.store.rows import FindingStatus, ScanStatus
+from agent.store.rows import DeliveryState, FindingStatus, ScanStatus
 from agent.store.types import JSONDoc, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -262,3 +262,29 @@ class GapRecord(_Table, table=True):
     resource_arn: str | None = None
     kinds: list[str] = Field(default_factory=list, sa_type=JSONDoc)
     observed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DeliveryRecord(_Table, table=True):
+    """One scan's summary on one notification channel (`agent.store.deliveries`): the durable
+    ledger that makes delivery at-least-once, one message per (scan, channel), and lets a
+    channel's next summary carry the findings of a summary that failed."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("scan_id", "channel"),
+        Index("ix_notification_deliveries_channel_state", "channel", "state"),
+        _one_of("state", DeliveryState, "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scan_id: int = Field(foreign_key="scans.id", ondelete="CASCADE")
+    # The sender's kind and a digest of its destination (`agent.notify.channel_id`).
+    channel: str = Field(max_length=100)
+    state: str
+    # The Idempotency-Key the message carries: one per scan, the same on every attempt.
+    key: str = Field(max_length=100)
+    findings: int = 0
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
