@@ -21,11 +21,15 @@ from pydantic.fields import FieldInfo
 
 from agent.cli.common import EXIT_USAGE, fail, resolve_db
 from agent.config import ConfigError, Settings, cron_trigger, load_settings, settings_model
+from agent.redact import mask, safe_url
 from checks import all_checks
 from checks.base import Check
 
 config_app = typer.Typer(help="The settings file: validate it, or start from an example.",
                          no_args_is_help=True, rich_markup_mode=None)
+
+# Shown as set or not, never as they are (the webhook URL is a SecretStr, masked by type).
+SECRET_VALUES = {("targets", "external_id")}
 
 ConfigFile = Annotated[
     Path | None,
@@ -78,8 +82,6 @@ def show(file: ConfigFile = None) -> None:
 
 
 def summary(settings: Settings, catalog: Sequence[Check]) -> str:
-    from agent.cli.scan_run import safe_url
-
     s = settings
     enabled = s.enabled_checks(catalog)
     tuned = [c.id for c in enabled if s.checks.params_for(c.id)]
@@ -253,9 +255,9 @@ def render_values(settings: Settings) -> str:
                 nested.append((key, value))
             elif value is not None:
                 if (name, key) == ("database", "url"):
-                    from agent.cli.scan_run import safe_url
-
-                    value = safe_url(value) if "://" in value else value
+                    value = safe_url(value)
+                elif (name, key) in SECRET_VALUES:
+                    value = mask(value)
                 lines.append(f"{key} = {toml_value(value)}")
         lines.append("")
         for key, sub in nested:

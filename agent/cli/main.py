@@ -33,9 +33,9 @@ from agent.cli.iam_cmd import iam_policy
 from agent.cli.plan_cmd import plan
 from agent.cli.report_cmd import report
 from agent.cli.scan_cmd import scan
-from agent.cli.scan_run import safe_url
 from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
+from agent.redact import safe_url
 from checks import all_checks
 
 app = typer.Typer(

@@ -66,7 +66,7 @@ def open_store(db: str | None) -> tuple[Store, str]:
 
 def pick_scan(store: Store, ref: str | None, url: str) -> ScanRow:
     """The scan named by id, uid or uid prefix; by default the latest finished one."""
-    from agent.cli.scan_run import safe_url
+    from agent.redact import safe_url
     from agent.store import StoreError
     from agent.store.rows import ScanStatus
 

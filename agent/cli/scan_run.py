@@ -33,6 +33,7 @@ from agent.cli.report_cmd import scan_output
 from agent.domain import Result, Severity, Status
 from agent.job import AfterResult, AfterScan, Busy, after_scan, take_locks
 from agent.notify import MemoryLedger
+from agent.redact import safe_url
 from agent.scan import NOTHING_READ, ScanError, ScanOutcome, ScanRequest, run_scan
 from checks import by_id
 
@@ -265,8 +266,3 @@ def render(
         return EXIT_FAILED_FINDINGS
     return EXIT_OK
 
-
-def safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
