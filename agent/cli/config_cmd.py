@@ -19,8 +19,8 @@ import typer
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from agent.cli.common import EXIT_USAGE, fail, resolve_db
-from agent.config import ConfigError, Settings, cron_trigger, load_settings, settings_model
+from agent.cli.stores import settings_or_fail, store_url
+from agent.config import Settings, cron_trigger, settings_model
 from agent.redact import mask, safe_url
 from checks import all_checks
 from checks.base import Check
@@ -42,20 +42,13 @@ ConfigFile = Annotated[
 ]
 
 
-def load_or_fail(path: Path | None) -> Settings:
-    try:
-        return load_settings(path)
-    except ConfigError as exc:
-        fail(exc.line(), EXIT_USAGE)
-
-
 @config_app.command("check")
 def check(file: ConfigFile = None) -> None:
     """Validate settings (file and MLLENS_* environment).
 
     Prints a one-line summary, or one line naming the first bad key and exits 2.
     """
-    settings = load_or_fail(file)
+    settings = settings_or_fail(file)
     print(f"config OK: {file or '(environment only)'}: {summary(settings, all_checks())}")
 
 
@@ -74,7 +67,7 @@ def show(file: ConfigFile = None) -> None:
 
     The file and the environment merged, with every default filled in, as TOML.
     """
-    settings = load_or_fail(file)
+    settings = settings_or_fail(file)
     print(render_values(settings), end="")
 
 
@@ -99,7 +92,7 @@ def summary(settings: Settings, catalog: Sequence[Check]) -> str:
     channels = [n for n, on in (("sns", s.notifications.sns_topic_arn),
                                 ("webhook", s.notifications.webhook_url)) if on]
     parts = [
-        f"database {safe_url(resolve_db(s.database.url))}",
+        f"database {safe_url(store_url(None, s))}",
         f"{len(s.schedule.cron)} schedule(s), next {nxt:%Y-%m-%d %H:%M %Z}",
         f"targets {scope} in {', '.join(t.regions) or 'the default region'}",
         f"{len(enabled)}/{len(catalog)} checks ({len(tuned)} with parameters)",
