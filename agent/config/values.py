@@ -163,12 +163,12 @@ def timezone_name(name: str) -> str:
 
 
 def known_services(value: dict[str, float]) -> dict[str, float]:
-    from agent.collectors import COLLECTORS
+    from agent.iam import unknown_service
 
-    known = sorted({a.split(":", 1)[0] for c in COLLECTORS for a in c.actions} | {"sts"})
     for service in value:
-        if service not in known:
-            raise ValueError(f"unknown service {service!r}; mllens calls: {', '.join(known)}")
+        problem = unknown_service(service)
+        if problem is not None:
+            raise ValueError(problem)
     return value
 
 
