@@ -231,7 +231,8 @@ def _params_lines(catalog: Sequence[Check]) -> Iterator[str]:
         yield from _comment(chk.title)
         yield f"# [checks.params.{chk.id}]"
         for p in chk.params:
-            yield f"# {p.name} = {toml_value(p.default)}"
+            bounds = f"  # {p.range}" if p.range is not None else ""
+            yield f"# {p.name} = {toml_value(p.default)}{bounds}"
     yield ""
 
 

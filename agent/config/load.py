@@ -198,6 +198,8 @@ def _message(
         return f"expected {_EXPECTED[kind]}{got}"
     if kind in _BOUNDS:
         limit = next(iter(ctx.values()), "?")
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)  # a float parameter's bound reads as written: <= 1, not <= 1.0
         return f"must be {_BOUNDS[kind]} {limit}{got}"
     if kind == "value_error":
         return f"{ctx.get('error', err['msg'])}{got}"
