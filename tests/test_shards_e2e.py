@@ -92,8 +92,12 @@ def test_three_shards_equal_one_unsharded_scan(
         assert [s.scan.id for s in summaries] == [scan.id]
     again = subprocess.run(scan_args(emu, pg_url, "--shard", "2/3", "--run-id", "r1"),
                            capture_output=True, text=True, env=env(), timeout=120)
-    assert again.returncode == 1 and "already finished" in again.stderr
-    assert "Traceback" not in again.stderr
+    assert again.returncode == 2 and "already finished" in again.stderr
+    assert "Traceback" not in again.stderr and "store:" not in again.stderr
+    recount = subprocess.run(scan_args(emu, pg_url, "--shard", "1/4", "--run-id", "r1"),
+                             capture_output=True, text=True, env=env(), timeout=120)
+    assert recount.returncode == 2 and "was started as 3 shards, not 4" in recount.stderr
+    assert "new run ID" in recount.stderr and "store:" not in recount.stderr
 
     # The same organisation unsharded, into a schema of its own.
     single_url = new_pg_url()

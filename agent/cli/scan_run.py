@@ -24,6 +24,7 @@ from agent.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED_FINDINGS,
     EXIT_OK,
+    EXIT_USAGE,
     err_console,
     fail,
     make_console,
@@ -147,6 +148,7 @@ def run_job(
 ) -> JobRun:
     """Lock, scan and follow up, or end the process with one line and its exit code."""
     from agent.store import StoreError
+    from agent.store.runs import RunConflict
 
     def profile_session() -> Any:
         return aioboto3.Session(profile_name=req.profile)
@@ -188,6 +190,9 @@ def run_job(
         fail(f"{exc}{hint}")
     except ScanError as exc:
         fail(str(exc))
+    except RunConflict as exc:
+        # The shard or run flags do not fit the run as stored: the user's input, not the store's.
+        fail(str(exc), EXIT_USAGE)
     except StoreError as exc:
         fail(f"store: {exc}")
     except Interrupted as exc:
