@@ -94,7 +94,7 @@ def summary(settings: Settings, catalog: Sequence[Check]) -> str:
     parts = [
         f"database {safe_url(store_url(None, s))}",
         f"{len(s.schedule.cron)} schedule(s), next {nxt:%Y-%m-%d %H:%M %Z}",
-        f"targets {scope} in {', '.join(t.regions) or 'the default region'}",
+        f"targets {scope} in {', '.join(t.regions) or 'every enabled region'}",
         f"{len(enabled)}/{len(catalog)} checks ({len(tuned)} with parameters)",
         "notifications " + (f"{'+'.join(channels)} at {s.notifications.min_severity.value}+"
                             if channels else "off"),

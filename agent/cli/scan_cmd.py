@@ -31,8 +31,7 @@ from agent.cli.history_cmd import read_mute_file, report_mutes
 from agent.cli.report_cmd import format_help
 from agent.cli.scan_run import render, run_job
 from agent.cli.scan_settings import build_request
-from agent.cli.stores import DbOption, store_url
-from agent.config import ConfigError, load_settings
+from agent.cli.stores import DbOption, settings_or_fail, store_url
 from agent.job import AfterScan
 from agent.mutes import MutingSink
 
@@ -198,10 +197,7 @@ def scan(
         endpoint_url = check_endpoint_url(endpoint_url)
     if output is not None:
         check_output_path(output)
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        fail(exc.line(), EXIT_USAGE)
+    settings = settings_or_fail(config)
     given = given_flags(ctx)
     req = build_request(settings, given, profile=profile, endpoint_url=endpoint_url)
     try:
