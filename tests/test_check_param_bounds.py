@@ -3,7 +3,6 @@ and the settings refuse values outside it, naming checks.params.<check>.<param>.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -17,15 +16,9 @@ from agent.domain import Kind
 from checks import all_checks
 from checks.base import FRACTION, Range, check
 
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
+
 SPOT = "sagemaker_training_no_managed_spot"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 OUT_OF_RANGE = {

@@ -4,20 +4,20 @@ commands never create a store."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 import typer
 from typer.testing import CliRunner
 
 from agent.cli.main import app
 from agent.store import Store
 from tests.history_helpers import Clock, build_history
+
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
 
 READERS = {
     "scans": ["scans", "-o", "json"],
@@ -31,17 +31,6 @@ READERS = {
 # `mllens demo` scans an emulator into a throwaway store unless --db names one: writing demo
 # findings into the store the settings name (production's, say) would be wrong.
 NOT_FROM_SETTINGS = {"demo"}
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No MLLENS_* variable leaks in; structlog starts and ends with its defaults."""
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ refused before the agent or a scan starts."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,17 +14,10 @@ from agent.cli.main import app
 from agent.config import ConfigError, cron_trigger, load_settings
 from agent.daemon import Schedule
 
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
+
 FRIDAY = datetime(2026, 12, 4, 12, tzinfo=UTC)
 TUESDAY = datetime(2026, 12, 29, 12, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No MLLENS_* variable of the calling shell leaks into these tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 def next_fire(expr: str, after: datetime, timezone: str = "UTC") -> datetime:

@@ -3,7 +3,6 @@ section, and `config check`'s summary of the regions."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,9 @@ from agent.config import OUTPUT_FORMATS, settings_model
 from agent.reports import names as report_formats
 from checks import all_checks
 
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
+
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 def _section(title: str) -> str:

@@ -3,9 +3,7 @@ command line's own variables are left alone."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,9 @@ from agent.config import ConfigError, load_settings, settings_model
 from agent.config.env import OWN_VARIABLES, settings_variables
 from checks import all_checks
 
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No MLLENS_* variable of the calling shell leaks into these tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 MISSPELT = {

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.session
@@ -20,15 +18,9 @@ from agent.config import ConfigError, load_settings
 from agent.iam import rate_limited_services
 from agent.scan import service_of
 
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 def test_rate_limited_services_are_botocore_clients_the_scan_uses() -> None:

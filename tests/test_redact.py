@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from typer.testing import CliRunner
 from agent.cli.main import app
 from agent.redact import safe_url
 from agent.store import StoreError, parse_url
+
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
 
 SECRET = "QrySekr3t"
 
@@ -52,14 +53,6 @@ def test_parse_url_error_does_not_repeat_the_password() -> None:
     with pytest.raises(StoreError) as exc:
         parse_url(f"postgresql://u:{SECRET}@h:port/db")
     assert SECRET not in str(exc.value)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 def run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
