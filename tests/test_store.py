@@ -179,7 +179,8 @@ def test_store_mark_interrupted_closes_running_scans(store: Store) -> None:
     scan = store.scan(left)
     assert scan is not None and scan.status == ScanStatus.INTERRUPTED
     assert scan.finished_at is not None
-    with pytest.raises(StoreError, match="closed as interrupted by another mllens process.*lost its store lock"):
+    with pytest.raises(StoreError, match=r"closed as interrupted by another mllens process"
+                       r".*lost its store lock"):
         store.write_account(left, ACCOUNT, [], [], [], [], set())
 
 
