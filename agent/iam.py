@@ -225,6 +225,7 @@ def unknown_service(name: str) -> str | None:
     return f"unknown service {name!r}{hint} (mllens calls: {', '.join(known)})"
 
 
+@cache
 def _signing_name(client: str) -> str:
     import botocore.session
 
