@@ -53,6 +53,9 @@ class Grant:
     sid: str = "MllensReadOnly"
     # Only granted when this input is given (e.g. an SNS topic to publish to).
     needs: str = ""
+    # Called through the scan's handles, so under its per-service rate limits (--rate,
+    # limits.rate_limits); False for calls made with a client of their own.
+    rate_limited: bool = True
 
 
 # Scan-level calls, outside the collectors.
@@ -85,7 +88,8 @@ SCANNER_GRANTS: tuple[Grant, ...] = (
     Grant("sns:Publish", Principal.SCANNER,
           "agent.notify.SnsSender: one summary per scan",
           conditional="only when notifications.sns_topic_arn is set",
-          resource="{sns_topic_arn}", sid="PublishFindingsSummary", needs="sns_topic_arn"),
+          resource="{sns_topic_arn}", sid="PublishFindingsSummary", needs="sns_topic_arn",
+          rate_limited=False),
 )
 
 # Collector actions a full scan need not call, and when they are called. Empty today: the
@@ -182,6 +186,50 @@ def granted(document: Mapping[str, Any]) -> set[str]:
             actions = st["Action"]
             out.update([actions] if isinstance(actions, str) else actions)
     return out
+
+
+# -- the services mllens calls, for their rate limits --------------------------------------------
+
+# IAM prefixes that are not the botocore client name, which is what the rate limiter keys its
+# buckets by (and what botocore's region lists are under).
+_CLIENT_BY_IAM_PREFIX = {"tag": "resourcegroupstaggingapi"}
+
+
+def client_name(prefix: str) -> str:
+    """The botocore client name of an IAM service prefix."""
+    return _CLIENT_BY_IAM_PREFIX.get(prefix, prefix)
+
+
+@cache
+def rate_limited_services() -> tuple[str, ...]:
+    """The services a scan calls through its rate-limited handles, by botocore client name:
+    the collectors' actions and the scan-level calls granted above."""
+    grants = (*collector_grants(), *SCAN_GRANTS, *SCANNER_GRANTS)
+    return tuple(sorted({client_name(g.action.split(":", 1)[0])
+                         for g in grants if g.rate_limited}))
+
+
+def unknown_service(name: str) -> str | None:
+    """What is wrong with a service named for a rate limit, with a suggestion; None when it
+    is one mllens calls."""
+    import difflib
+
+    known = rate_limited_services()
+    if name in known:
+        return None
+    # IAM's prefix (tag) or the signing name (monitoring) of a service is a likely mix-up.
+    aliases = {alias: client for client in known
+               for alias in (iam_prefix(client), _signing_name(client)) if alias != client}
+    close = aliases.get(name) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
+    hint = f"; did you mean {close!r}?" if close else ""
+    return f"unknown service {name!r}{hint} (mllens calls: {', '.join(known)})"
+
+
+@cache
+def _signing_name(client: str) -> str:
+    import botocore.session
+
+    return str(botocore.session.get_session().get_service_model(client).signing_name)
 
 
 # -- from API calls to IAM actions -------------------------------------------------------------

@@ -35,6 +35,7 @@ from agent.aws.assume import (
 from agent.aws.handle import CallFailed, Limits, RegionHandle, ScanContext
 from agent.collectors import Builder, CollectOptions, Collector, collectors_for
 from agent.domain import Gap, GapKind, Inventory, Kind, Resource, Result, Status, utcnow
+from agent.iam import client_name
 from agent.targets import (
     AccountPlan,
     Caller,
@@ -252,14 +253,10 @@ def needed_kinds(checks: Iterable[Check]) -> set[Kind]:
     return {k for c in checks for k in c.needs}
 
 
-# IAM prefixes that are not the botocore service name (region availability is botocore's).
-_BOTO_SERVICE = {"tag": "resourcegroupstaggingapi"}
-
-
 def service_of(c: Collector) -> str:
     """The AWS service a collector reads (its IAM actions' prefix, as botocore names it)."""
     prefix = c.actions[0].split(":", 1)[0] if c.actions else c.name
-    return _BOTO_SERVICE.get(prefix, prefix)
+    return client_name(prefix)
 
 
 async def collect_region(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Severity
 from checks._alarm_index import SAGEMAKER_NAMESPACE, AlarmIndex, is_ml_namespace, metric_refs
 from checks._helpers import as_datetime, items, mapping
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import AT_LEAST_0, Verdict, check, failed, not_applicable, passed, unknown
 
 
 def _severity(index: AlarmIndex, name: str) -> Severity:
@@ -130,7 +130,7 @@ _EVALUATION_FAILURES = frozenset({"EVALUATION_FAILURE", "EVALUATION_ERROR"})
     ),
 )
 def cloudwatch_alarm_stuck_insufficient_data(
-    inv: Inventory, *, insufficient_data_days: int = 7
+    inv: Inventory, *, insufficient_data_days: Annotated[int, AT_LEAST_0] = 7
 ) -> Iterator[Verdict]:
     """For metric alarms: PASS when the alarm is OK or ALARM, or has been INSUFFICIENT_DATA for
     at most `insufficient_data_days` (measured from StateTransitionedTimestamp, or

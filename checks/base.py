@@ -11,7 +11,7 @@ import enum
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from agent.domain import Inventory, Kind, Pillar, Resource, Severity, Status
 from checks.lens import PRACTICES, Practice
@@ -109,10 +109,39 @@ DEFAULT_EFFORT = Effort.REDEPLOY
 
 
 @dataclass(frozen=True, slots=True)
+class Range:
+    """The values a numeric parameter can mean something with, declared on the parameter:
+    `spot_min_runtime_s: Annotated[int, Range(ge=0)] = 3600`. The settings refuse any other
+    value, naming the parameter, before a scan starts."""
+
+    ge: float | None = None
+    le: float | None = None
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        return (self.ge is None or value >= self.ge) and (self.le is None or value <= self.le)
+
+    def __str__(self) -> str:
+        if self.ge is not None and self.le is not None:
+            return f"{self.ge:g} to {self.le:g}"
+        return f">= {self.ge:g}" if self.ge is not None else f"<= {self.le:g}"
+
+
+# The domains most parameters have.
+AT_LEAST_0 = Range(ge=0)  # a duration or a count that may be zero
+AT_LEAST_1 = Range(ge=1)  # a count of at least one, or a window of at least one unit
+FRACTION = Range(ge=0, le=1)  # a ratio
+PERCENT = Range(ge=0, le=100)  # a percentage
+
+
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     type: Any
     default: Any
+    # The values the parameter can take (numeric parameters); None: any of its type.
+    range: Range | None = None
 
 
 @dataclass(frozen=True)
@@ -259,5 +288,14 @@ def _params(fn: CheckFn, skip: tuple[str, ...] = ()) -> tuple[Param, ...]:
             continue
         if p.default is inspect.Parameter.empty:
             raise TypeError(f"check {fn.__name__}: parameter {p.name} needs a default")
-        out.append(Param(p.name, hints.get(p.name, type(p.default)), p.default))
+        hint = hints.get(p.name, type(p.default))
+        ranges = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Range)]
+        kind = get_args(hint)[0] if ranges else hint
+        if ranges and kind not in (int, float):
+            raise TypeError(f"check {fn.__name__}: parameter {p.name} has a range but is not "
+                            "a number")
+        if ranges and p.default not in ranges[0]:
+            raise TypeError(f"check {fn.__name__}: parameter {p.name} defaults to {p.default!r}, "
+                            f"outside its range {ranges[0]}")
+        out.append(Param(p.name, kind, p.default, ranges[0] if ranges else None))
     return tuple(out)

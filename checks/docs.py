@@ -142,7 +142,8 @@ def _type_name(t: Any) -> str:
 
 
 def _params(check: Check) -> list[str]:
-    return [f"`{p.name}: {_type_name(p.type)} = {p.default!r}`" for p in check.params]
+    return [f"`{p.name}: {_type_name(p.type)} = {p.default!r}`"
+            + (f" ({p.range})" if p.range is not None else "") for p in check.params]
 
 
 def _lens(practices: Iterable[Practice]) -> str:

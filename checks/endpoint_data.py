@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Severity
 from checks._helpers import (
@@ -19,7 +19,7 @@ from checks._helpers import (
     schedules_by_endpoint,
     variants,
 )
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import PERCENT, Verdict, check, failed, not_applicable, passed, unknown
 
 
 @check(
@@ -152,7 +152,7 @@ def sagemaker_endpoint_data_capture_disabled(inv: Inventory) -> Iterator[Verdict
     ),
 )
 def sagemaker_endpoint_data_capture_not_active(
-    inv: Inventory, *, min_sampling_pct: float = 5.0
+    inv: Inventory, *, min_sampling_pct: Annotated[float, PERCENT] = 5.0
 ) -> Iterator[Verdict]:
     """For InService endpoints with data capture enabled: PASS when CaptureStatus is Started
     and, if a ModelQuality or ModelBias schedule (Scheduled or Pending) watches the endpoint,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity, Status
 from checks._helpers import (
@@ -22,7 +22,17 @@ from checks._helpers import (
     variants,
 )
 from checks._metrics import endpoint_metrics, incomplete, series, values
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import (
+    AT_LEAST_0,
+    AT_LEAST_1,
+    Range,
+    Verdict,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    unknown,
+)
 
 
 def _image_is_floating(image: str) -> bool:
@@ -184,9 +194,9 @@ def _accelerated(v: Variant) -> bool | None:
 def sagemaker_endpoint_consolidation_candidate(
     inv: Inventory,
     *,
-    consolidation_min_endpoints: int = 3,
-    idle_lookback_days: int = 14,
-    idle_min_age_days: int = 14,
+    consolidation_min_endpoints: Annotated[int, Range(ge=2)] = 3,
+    idle_lookback_days: Annotated[int, AT_LEAST_1] = 14,
+    idle_min_age_days: Annotated[int, AT_LEAST_0] = 14,
 ) -> Iterator[Verdict]:
     """FAIL (info) for each InService real-time endpoint that belongs to a group of at least
     `consolidation_min_endpoints` endpoints which each run one single-model variant on a single

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
@@ -32,7 +32,17 @@ from checks._metrics import (
     values,
     vcpus,
 )
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import (
+    AT_LEAST_0,
+    AT_LEAST_1,
+    PERCENT,
+    Verdict,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    unknown,
+)
 
 _USAGE_LENS = ("MLCOST06-BP03",)
 
@@ -62,7 +72,10 @@ def _age_problem(ep: Resource, now: Any, min_age_days: int) -> tuple[str | None,
     ),
 )
 def sagemaker_endpoint_idle(
-    inv: Inventory, *, idle_lookback_days: int = 14, idle_min_age_days: int = 14
+    inv: Inventory,
+    *,
+    idle_lookback_days: Annotated[int, AT_LEAST_1] = 14,
+    idle_min_age_days: Annotated[int, AT_LEAST_0] = 14,
 ) -> Iterator[Verdict]:
     """PASS when an InService instance-based endpoint had at least one invocation (Sum of
     AWS/SageMaker Invocations over its production variants) in the last `idle_lookback_days`.
@@ -171,9 +184,9 @@ def _p95(record: Resource, metric: str, variant: str, window: Any) -> float | No
 def sagemaker_endpoint_underutilized(
     inv: Inventory,
     *,
-    cpu_util_threshold: float = 10.0,
-    idle_lookback_days: int = 14,
-    idle_min_age_days: int = 14,
+    cpu_util_threshold: Annotated[float, PERCENT] = 10.0,
+    idle_lookback_days: Annotated[int, AT_LEAST_1] = 14,
+    idle_min_age_days: Annotated[int, AT_LEAST_0] = 14,
 ) -> Iterator[Verdict]:
     """Per production variant of an InService instance-based endpoint: FAIL (low) when the
     95th percentile of hourly CPUUtilization, normalised by the instance's vCPUs (SageMaker

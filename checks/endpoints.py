@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
@@ -21,7 +21,7 @@ from checks._helpers import (
     mapping,
     variants,
 )
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import AT_LEAST_1, Verdict, check, failed, not_applicable, passed, unknown
 
 __all__ = ["CHECKS", "SERVING", "TRANSITIONAL"]
 
@@ -113,8 +113,8 @@ def _deployment_allowance(ep: Resource, config: Resource) -> timedelta:
 def sagemaker_endpoint_stuck_in_transition(
     inv: Inventory,
     *,
-    transition_timeout_minutes: int = 60,
-    system_update_timeout_minutes: int = 240,
+    transition_timeout_minutes: Annotated[int, AT_LEAST_1] = 60,
+    system_update_timeout_minutes: Annotated[int, AT_LEAST_1] = 240,
 ) -> Iterator[Verdict]:
     """PASS when an endpoint in Creating, Updating, SystemUpdating, RollingBack or Deleting has
     been so for less than its threshold; FAIL when longer. The threshold is the larger of

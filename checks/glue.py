@@ -13,12 +13,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import OptionalInput
 from checks._metrics import percentile
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import (
+    AT_LEAST_0,
+    AT_LEAST_1,
+    Verdict,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    unknown,
+)
 from checks.glue_runs import Run, in_window, job_runs
 
 SPARK, STREAMING, PYSHELL, RAY = "glueetl", "gluestreaming", "pythonshell", "glueray"
@@ -228,7 +237,7 @@ def _bookmark(job: Resource) -> str:
     ),
 )
 def glue_job_bookmarks_disabled(
-    inv: Inventory, *, glue_lookback_days: int = 30
+    inv: Inventory, *, glue_lookback_days: Annotated[int, AT_LEAST_1] = 30
 ) -> Iterator[Verdict]:
     """For Spark batch jobs that run repeatedly: PASS when `--job-bookmark-option` is
     job-bookmark-enable; FAIL when it is job-bookmark-disable or absent (the documented
@@ -329,9 +338,9 @@ def _p95_runtime_min(
 def glue_job_timeout_unset_or_excessive(
     inv: Inventory,
     *,
-    glue_timeout_max_min: int = 2880,
-    glue_timeout_floor_min: int = 60,
-    glue_lookback_days: int = 30,
+    glue_timeout_max_min: Annotated[int, AT_LEAST_1] = 2880,
+    glue_timeout_floor_min: Annotated[int, AT_LEAST_0] = 60,
+    glue_lookback_days: Annotated[int, AT_LEAST_1] = 30,
 ) -> Iterator[Verdict]:
     """For batch jobs (Spark, Python shell, Ray): FAIL (low) when Timeout is absent (botocore:
     it then defaults to 2,880 minutes, or 480 from Glue 5.0). With run history, over the
@@ -562,7 +571,7 @@ def glue_data_catalog_encryption_disabled(inv: Inventory) -> Iterator[Verdict]:
     ),
 )
 def glue_job_cost_controls_missing(
-    inv: Inventory, *, autoscale_min_workers: int = 10
+    inv: Inventory, *, autoscale_min_workers: Annotated[int, AT_LEAST_1] = 10
 ) -> Iterator[Verdict]:
     """For Spark batch jobs on Glue 3.0 or later: FAIL (info) when `--enable-auto-scaling` is not
     "true" and NumberOfWorkers >= `autoscale_min_workers`; PASS otherwise. NOT_APPLICABLE for

@@ -11,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import OptionalInput, as_datetime, items, optional_record
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import (
+    AT_LEAST_1,
+    FRACTION,
+    Verdict,
+    check,
+    failed,
+    not_applicable,
+    passed,
+    unknown,
+)
 
 FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR"})
 FINISHED_STATES = FAILED_STATES | {"SUCCEEDED", "STOPPED", "EXPIRED"}
@@ -89,9 +98,9 @@ def in_window(runs: list[Run], now: datetime, days: int) -> list[Run]:
 def glue_job_last_run_failed(
     inv: Inventory,
     *,
-    glue_lookback_days: int = 30,
-    glue_last_runs: int = 10,
-    glue_failure_ratio: float = 0.3,
+    glue_lookback_days: Annotated[int, AT_LEAST_1] = 30,
+    glue_last_runs: Annotated[int, AT_LEAST_1] = 10,
+    glue_failure_ratio: Annotated[float, FRACTION] = 0.3,
 ) -> Iterator[Verdict]:
     """Over the job's runs started in the last `glue_lookback_days` (at most the newest
     `glue_last_runs`, retries folded into the run they retry, STOPPED runs left out): FAIL

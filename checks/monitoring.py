@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
@@ -23,7 +23,7 @@ from checks._helpers import (
     schedules_by_endpoint,
     variants,
 )
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import AT_LEAST_0, Verdict, check, failed, not_applicable, passed, unknown
 
 
 @check(
@@ -39,7 +39,7 @@ from checks.base import Verdict, check, failed, not_applicable, passed, unknown
     ),
 )
 def sagemaker_endpoint_no_model_monitor(
-    inv: Inventory, *, monitor_grace_days: int = 7
+    inv: Inventory, *, monitor_grace_days: Annotated[int, AT_LEAST_0] = 7
 ) -> Iterator[Verdict]:
     """PASS when an InService endpoint is watched by at least one Model Monitor schedule in
     status Scheduled (matched by the endpoint name the schedule, its inline inputs or its named

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import (
@@ -27,7 +27,7 @@ from checks._helpers import (
     optional_kind,
     optional_record,
 )
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import AT_LEAST_1, Verdict, check, failed, not_applicable, passed, unknown
 
 
 def _execution_evidence(last: Any) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def _leading(finished: list[Mapping[str, Any]], status: str) -> list[Mapping[str
     ),
 )
 def model_monitor_last_execution_failed(
-    inv: Inventory, *, consecutive_failures: int = 1
+    inv: Inventory, *, consecutive_failures: Annotated[int, AT_LEAST_1] = 1
 ) -> Iterator[Verdict]:
     """PASS when the schedule's last finished execution Completed (with or without
     violations, which model_monitor_violations_detected judges), or Failed but fewer than
@@ -178,7 +178,7 @@ def _redeployed_since(inv: Inventory, s: Resource, since: Any) -> tuple[bool | N
     ),
 )
 def model_monitor_violations_detected(
-    inv: Inventory, *, violation_streak: int = 3
+    inv: Inventory, *, violation_streak: Annotated[int, AT_LEAST_1] = 3
 ) -> Iterator[Verdict]:
     """PASS when the schedule's last finished execution Completed without violations; FAIL
     (medium) when it was CompletedWithViolations, raised to high when the last

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import Inventory, Kind, Resource, Severity
 from checks._helpers import as_datetime, items
-from checks.base import Verdict, check, failed, not_applicable, passed, unknown
+from checks.base import AT_LEAST_0, Verdict, check, failed, not_applicable, passed, unknown
 
 _OUT_OF_SCOPE = ("Deleting", "Failed")
 
@@ -257,7 +257,7 @@ def _autostop(inv: Inventory, nb: Resource) -> tuple[bool | None, str, dict[str,
     ),
 )
 def sagemaker_notebook_idle_no_autostop(
-    inv: Inventory, *, notebook_idle_days: int = 3
+    inv: Inventory, *, notebook_idle_days: Annotated[int, AT_LEAST_0] = 3
 ) -> Iterator[Verdict]:
     """PASS when the notebook's lifecycle configuration installs an idle auto-stop on start
     (its OnStart script mentions autostop/idle or stops the notebook itself: a heuristic), or

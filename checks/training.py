@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from agent.domain import GapKind, Inventory, Kind, Resource, Severity, Status
-from checks.base import Verdict, check, failed
+from checks.base import AT_LEAST_0, AT_LEAST_1, FRACTION, Verdict, check, failed
 from checks.instances import (
     LOCAL_STORAGE_FAMILIES,
     PREV_GEN_FAMILIES,
@@ -294,7 +294,7 @@ def _finished(job: Resource) -> bool:
     ),
 )
 def sagemaker_training_no_managed_spot(
-    inv: Inventory, *, spot_min_runtime_s: int = 3600
+    inv: Inventory, *, spot_min_runtime_s: Annotated[int, AT_LEAST_0] = 3600
 ) -> Iterator[Verdict]:
     """PASS when EnableManagedSpotTraining is True (evidence: the saving, 1 - billable/training
     time). FAIL when it is False and the job trained for at least `spot_min_runtime_s`.
@@ -342,7 +342,7 @@ def sagemaker_training_no_managed_spot(
     ),
 )
 def sagemaker_training_spot_without_checkpointing(
-    inv: Inventory, *, spot_min_runtime_s: int = 3600
+    inv: Inventory, *, spot_min_runtime_s: Annotated[int, AT_LEAST_0] = 3600
 ) -> Iterator[Verdict]:
     """For spot jobs allowed to run longer than `spot_min_runtime_s` (MaxRuntimeInSeconds,
     documented default one day): FAIL (medium; high once the job was Interrupted) without a
@@ -539,9 +539,9 @@ def job_family(name: str) -> str:
 def sagemaker_training_high_failure_rate(
     inv: Inventory,
     *,
-    min_jobs: int = 5,
-    failure_rate: float = 0.3,
-    training_lookback_days: int = 90,
+    min_jobs: Annotated[int, AT_LEAST_1] = 5,
+    failure_rate: Annotated[float, FRACTION] = 0.3,
+    training_lookback_days: Annotated[int, AT_LEAST_1] = 90,
 ) -> Iterator[Verdict]:
     """Per job family (the name without a trailing timestamp, counter or hash; reported on the
     region with the family as sub-resource), over jobs created in the last

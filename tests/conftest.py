@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 from sqlalchemy.engine import URL, make_url
 
 from agent.domain import utcnow
@@ -37,6 +38,19 @@ def _quiet_logs() -> Iterator[None]:
     configure("warning", stream=sys.stderr)
     yield
     configure("warning", stream=sys.stderr)
+
+
+@pytest.fixture
+def clean_mllens_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No MLLENS_* variable of the calling shell leaks into a test that reads the settings;
+    structlog starts and ends with its defaults (the CLI callback binds it to a stream
+    typer's CliRunner closes afterwards)."""
+    for name in list(os.environ):
+        if name.upper().startswith("MLLENS_"):
+            monkeypatch.delenv(name)
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 def _in_ci() -> bool:

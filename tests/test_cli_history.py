@@ -6,14 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from agent.cli.main import app
@@ -21,20 +18,10 @@ from agent.mutes import MuteRule
 from agent.store import Store
 from tests.history_helpers import C1, C2, B, Clock, build_history
 
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
+
 # Without an expiry, the mute reads the same whatever day the suite runs.
 MUTE = MuteRule("accepted while B is decommissioned", account=B, check=C1, owner="ml-platform")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No MLLENS_* variable leaks in; structlog starts and ends with its defaults (the CLI
-    callback binds it to a stream CliRunner closes)."""
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,7 @@ def test_report_bad_input_is_one_line(tmp_path: Path, sqlite_url: str) -> None:
     missing store is not created."""
     missing = tmp_path / "nope.db"
     code, _, err = invoke("report", "--db", str(missing))
-    assert code == 1 and "no mllens store" in _one_line(err) and not missing.exists()
+    assert code == 1 and "no store at" in _one_line(err) and not missing.exists()
     Store.open(sqlite_url).close()
     code, _, err = invoke("report", "--db", sqlite_url)
     assert code == 1 and "no scans" in _one_line(err)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import structlog
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -18,23 +15,7 @@ from agent.config import cron_trigger, load_settings, scan_request
 from agent.domain import Severity
 from checks import all_checks, by_id
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No MLLENS_* variable of the calling shell leaks into these tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("MLLENS_"):
-            monkeypatch.delenv(name)
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """CliRunner runs the CLI callback, which binds structlog to a stream CliRunner closes
-    afterwards; later in-process logging would write to it. Start and end with defaults."""
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("clean_mllens_env")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -155,6 +155,15 @@ def test_iam_full_scan_calls_every_collector_action(calls: Counter[str]) -> None
     assert declared <= called, sorted(declared - called)
 
 
+def test_iam_every_service_a_full_scan_calls_can_be_rate_limited(calls: Counter[str]) -> None:
+    """The clients the scan called are all in the list --rate and limits.rate_limits accept,
+    by the same names the rate limiter keys its buckets by."""
+    from agent.iam import rate_limited_services
+
+    called = {c.split(":", 1)[0] for c in calls}
+    assert called <= set(rate_limited_services()), sorted(called - set(rate_limited_services()))
+
+
 def test_iam_actions_exist_in_iam(calls: Counter[str]) -> None:
     """Every granted action, and every call mapped to IAM, is a real IAM action name."""
     catalog = _iam_catalog()

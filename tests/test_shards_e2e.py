@@ -64,8 +64,9 @@ def test_three_shards_equal_one_unsharded_scan(
 ) -> None:
     """Three concurrent `--shard K/3` processes split the nine members between them, join one
     scan (complete once the last finishes) and store exactly the findings one unsharded scan
-    stores; a repeated shard of a finished run is refused. (moto's account IDs are random, so
-    a shard may get no account at all: that shard finishes complete with nothing to do.)"""
+    stores; a repeated shard of a finished run, or another shard count, is a usage error (2).
+    (moto's account IDs are random, so a shard may get no account at all: that shard finishes
+    complete with nothing to do.) The unsharded scan's summary masks its store's password."""
     emu, estate = org
     pg_url = new_pg_url()
     everyone = sorted([*estate.accounts.values(), estate.management])
@@ -92,13 +93,20 @@ def test_three_shards_equal_one_unsharded_scan(
         assert [s.scan.id for s in summaries] == [scan.id]
     again = subprocess.run(scan_args(emu, pg_url, "--shard", "2/3", "--run-id", "r1"),
                            capture_output=True, text=True, env=env(), timeout=120)
-    assert again.returncode == 1 and "already finished" in again.stderr
-    assert "Traceback" not in again.stderr
+    assert again.returncode == 2 and "already finished" in again.stderr
+    assert "Traceback" not in again.stderr and "store:" not in again.stderr
+    recount = subprocess.run(scan_args(emu, pg_url, "--shard", "1/4", "--run-id", "r1"),
+                             capture_output=True, text=True, env=env(), timeout=120)
+    assert recount.returncode == 2 and "was started as 3 shards, not 4" in recount.stderr
+    assert "new run ID" in recount.stderr and "store:" not in recount.stderr
 
-    # The same organisation unsharded, into a schema of its own.
-    single_url = new_pg_url()
+    # The same organisation unsharded, into a schema of its own; its URL carries a password
+    # as a libpq query parameter, which the summary must not print (trust auth ignores it).
+    single_url = f"{new_pg_url()}&password=QrySekr3t"
     single = subprocess.run(scan_args(emu, single_url), capture_output=True, text=True,
                             env=env(), timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
+    assert "password=***" in " ".join(single.stdout.split())
+    assert "QrySekr3t" not in single.stdout + single.stderr
     sharded, unsharded = findings(pg_url), findings(single_url)
     assert sharded and sharded == unsharded

@@ -21,11 +21,11 @@ from agent.cli.common import (
     resolve_db,
 )
 from agent.cli.history_cmd import read_mute_file
-from agent.cli.scan_run import safe_url
 from agent.config import ConfigError, load_settings, scan_request
 from agent.daemon import HEARTBEAT_S, MAX_FAILURES, Agent, Schedule, read_liveness
 from agent.job import AfterScan
 from agent.mutes import MutingSink
+from agent.redact import safe_url
 from checks import all_checks
 
 DEFAULT_LIVENESS = Path("/tmp/mllens-alive")  # what deploy/Dockerfile's health check reads

@@ -72,6 +72,13 @@ def resolve_db(value: str | None) -> str:
     if _in_memory(value):
         fail(f"{value} is an in-memory database: the history would be lost when mllens exits; "
              "give a file path or a PostgreSQL URL", EXIT_USAGE)
+    from agent.store.engine import parse_url  # imported late: the store pulls in SQLAlchemy
+    from agent.store.errors import StoreError
+
+    try:
+        parse_url(value)
+    except StoreError as exc:  # a malformed URL or another database: the user's input
+        fail(str(exc), EXIT_USAGE)
     return value
 
 

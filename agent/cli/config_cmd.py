@@ -19,13 +19,17 @@ import typer
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from agent.cli.common import EXIT_USAGE, fail, resolve_db
-from agent.config import ConfigError, Settings, cron_trigger, load_settings, settings_model
+from agent.cli.stores import settings_or_fail, store_url
+from agent.config import Settings, cron_trigger, settings_model
+from agent.redact import mask, safe_url
 from checks import all_checks
 from checks.base import Check
 
 config_app = typer.Typer(help="The settings file: validate it, or start from an example.",
                          no_args_is_help=True, rich_markup_mode=None)
+
+# Shown as set or not, never as they are (the webhook URL is a SecretStr, masked by type).
+SECRET_VALUES = {("targets", "external_id")}
 
 ConfigFile = Annotated[
     Path | None,
@@ -38,20 +42,13 @@ ConfigFile = Annotated[
 ]
 
 
-def load_or_fail(path: Path | None) -> Settings:
-    try:
-        return load_settings(path)
-    except ConfigError as exc:
-        fail(exc.line(), EXIT_USAGE)
-
-
 @config_app.command("check")
 def check(file: ConfigFile = None) -> None:
     """Validate settings (file and MLLENS_* environment).
 
     Prints a one-line summary, or one line naming the first bad key and exits 2.
     """
-    settings = load_or_fail(file)
+    settings = settings_or_fail(file)
     print(f"config OK: {file or '(environment only)'}: {summary(settings, all_checks())}")
 
 
@@ -70,7 +67,7 @@ def show(file: ConfigFile = None) -> None:
 
     The file and the environment merged, with every default filled in, as TOML.
     """
-    settings = load_or_fail(file)
+    settings = settings_or_fail(file)
     print(render_values(settings), end="")
 
 
@@ -78,8 +75,6 @@ def show(file: ConfigFile = None) -> None:
 
 
 def summary(settings: Settings, catalog: Sequence[Check]) -> str:
-    from agent.cli.scan_run import safe_url
-
     s = settings
     enabled = s.enabled_checks(catalog)
     tuned = [c.id for c in enabled if s.checks.params_for(c.id)]
@@ -97,9 +92,9 @@ def summary(settings: Settings, catalog: Sequence[Check]) -> str:
     channels = [n for n, on in (("sns", s.notifications.sns_topic_arn),
                                 ("webhook", s.notifications.webhook_url)) if on]
     parts = [
-        f"database {safe_url(resolve_db(s.database.url))}",
+        f"database {safe_url(store_url(None, s))}",
         f"{len(s.schedule.cron)} schedule(s), next {nxt:%Y-%m-%d %H:%M %Z}",
-        f"targets {scope} in {', '.join(t.regions) or 'the default region'}",
+        f"targets {scope} in {', '.join(t.regions) or 'every enabled region'}",
         f"{len(enabled)}/{len(catalog)} checks ({len(tuned)} with parameters)",
         "notifications " + (f"{'+'.join(channels)} at {s.notifications.min_severity.value}+"
                             if channels else "off"),
@@ -236,7 +231,8 @@ def _params_lines(catalog: Sequence[Check]) -> Iterator[str]:
         yield from _comment(chk.title)
         yield f"# [checks.params.{chk.id}]"
         for p in chk.params:
-            yield f"# {p.name} = {toml_value(p.default)}"
+            bounds = f"  # {p.range}" if p.range is not None else ""
+            yield f"# {p.name} = {toml_value(p.default)}{bounds}"
     yield ""
 
 
@@ -253,9 +249,9 @@ def render_values(settings: Settings) -> str:
                 nested.append((key, value))
             elif value is not None:
                 if (name, key) == ("database", "url"):
-                    from agent.cli.scan_run import safe_url
-
-                    value = safe_url(value) if "://" in value else value
+                    value = safe_url(value)
+                elif (name, key) in SECRET_VALUES:
+                    value = mask(value)
                 lines.append(f"{key} = {toml_value(value)}")
         lines.append("")
         for key, sub in nested:

@@ -20,7 +20,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import EXIT_USAGE, FORMAT_FLAGS, fail, make_console, resolve_db
+from agent.cli.common import EXIT_USAGE, FORMAT_FLAGS, fail, make_console
+from agent.cli.stores import ConfigOption, DbOption, open_reader
 from agent.reports.tables import plain
 
 ROW = tuple[str, str, str, str, str]  # account, region, kind, state, reason
@@ -181,16 +182,18 @@ def coverage(
     scan: Annotated[
         str | None, typer.Argument(help="Scan id or uid (prefix). Default: the latest scan.")
     ] = None,
-    db: Annotated[str | None, typer.Option(help="Store URL or SQLite file path.")] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     fmt: Annotated[str, typer.Option(*FORMAT_FLAGS, help="table or json.")] = "table",
 ) -> None:
     """Show which accounts, regions and services a scan covered, skipped or failed, and why."""
     if fmt not in ("table", "json"):
         fail(f"unknown format {fmt!r}; use table or json", EXIT_USAGE)
-    from agent.store import Store, StoreError
+    from agent.store import StoreError
 
+    store, _ = open_reader(db, config)
     try:
-        with Store.open(resolve_db(db), migrate=False, read_only=True) as store:
+        with store:
             if scan is None:
                 latest = store.latest_scans(1)
                 if not latest:

@@ -1,13 +1,13 @@
 """`mllens findings`, `trends`, `diff` and `scans`: the findings history, read from the store.
 
-Every command reads (never creates) the store given by --db, as `mllens scan` resolves it,
+Every command reads (never creates) the store `mllens scan` writes: --db, else the settings'
+database.url (--config, MLLENS_DATABASE__URL), else $MLLENS_DB (see `agent.cli.stores`); it
 prints tables for people or JSON/CSV for machines on stdout, and explains an empty store,
 an unknown scan or an unreachable database in one line on stderr.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -26,9 +26,9 @@ from agent.cli.common import (
     STATUS_WORDS,
     err_console,
     fail,
-    resolve_db,
     split_names,
 )
+from agent.cli.stores import ConfigOption, DbOption, open_reader
 from agent.domain import Pillar, Result, Severity, Status
 from agent.mutes import MuteFileError, MuteSet, MutingSink, load_mutes
 
@@ -39,11 +39,6 @@ FORMATS = ("table", "json", "csv")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-Db = Annotated[
-    str | None,
-    typer.Option(help="Store URL or SQLite file path, as for 'mllens scan'. Default: $MLLENS_DB "
-                 "or mllens.db in the user data directory."),
-]
 Format = Annotated[str, typer.Option(*FORMAT_FLAGS, help="table, json or csv.")]
 Accounts = Annotated[list[str] | None, typer.Option("--account", help="Only these accounts.")]
 Regions = Annotated[list[str] | None, typer.Option("--region", "-r", help="Only these regions.")]
@@ -85,7 +80,8 @@ def findings(
     ] = None,
     muted: Annotated[bool, typer.Option("--muted", help="Only muted findings.")] = False,
     hide_muted: Annotated[bool, typer.Option("--hide-muted", help="Leave muted out.")] = False,
-    db: Db = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     output_format: Format = "table",
 ) -> None:
     """List findings from the store: open ones by default, now or as of a past scan or time."""
@@ -104,7 +100,7 @@ def findings(
         since=parse_since(since, "--since") if since else None,
         muted=True if muted else (False if hide_muted else None),
     )
-    with open_reader(db) as store:
+    with open_reader(db, config)[0] as store:
         try:
             if nothing_finished(store, output_format, out.FINDING_FIELDS):
                 return None
@@ -137,7 +133,8 @@ def trends(
     account: Accounts = None,
     region: Regions = None,
     resource: ResourceOpt = None,
-    db: Db = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     output_format: Format = "table",
 ) -> None:
     """Open and muted findings, new, resolved and mean time to resolve, over days or scans."""
@@ -159,7 +156,7 @@ def trends(
         region=split_names(region) or None,
         resource=resource,
     )
-    with open_reader(db) as store:
+    with open_reader(db, config)[0] as store:
         try:
             if nothing_finished(store, output_format, out.TREND_FIELDS):
                 return None
@@ -192,7 +189,8 @@ def diff(
     fail_on_new: Annotated[
         bool, typer.Option("--fail-on-new", help="Exit 3 when a finding is new (for CI).")
     ] = False,
-    db: Db = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     output_format: Format = "table",
 ) -> None:
     """Findings new, resolved and changed between two scans (default: the last two)."""
@@ -206,7 +204,7 @@ def diff(
         region=split_names(region) or None,
         resource=resource,
     )
-    with open_reader(db) as store:
+    with open_reader(db, config)[0] as store:
         where = replace(where, check_id=known_check_ids(store, check))
         a, b = pick_pair(store, scan_a, scan_b)
         try:
@@ -243,14 +241,15 @@ def pick_pair(store: Store, a: str | None, b: str | None) -> tuple[ScanRow, Scan
 
 def scans(
     limit: Annotated[int, typer.Option(min=1, help="How many of the latest scans.")] = 20,
-    db: Db = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     output_format: Format = "table",
 ) -> None:
     """List the latest scans with status, coverage, gaps and what each opened and resolved."""
     check_format(output_format)
     from agent.store import StoreError
 
-    with open_reader(db) as store:
+    with open_reader(db, config)[0] as store:
         try:
             rows = store.scan_summaries(limit)
         except StoreError as exc:
@@ -261,23 +260,6 @@ def scans(
 
 
 # -- shared ------------------------------------------------------------------------------------
-
-
-def open_reader(db: str | None) -> Store:
-    """The store for a read command: never created by a typo in --db, never migrated."""
-    from sqlalchemy.engine import make_url
-
-    from agent.store import Store, StoreError
-
-    url = resolve_db(db)
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
-            and not os.path.exists(u.database):
-        fail(f"no store at {u.database}: run 'mllens scan' first, or pass --db")
-    try:
-        return Store.open(url, migrate=False, read_only=True)
-    except StoreError as exc:
-        fail(str(exc))
 
 
 def scan_named(store: Store, ref: str) -> ScanRow:

@@ -52,9 +52,9 @@ def iam_policy(
     if partition not in _PARTITIONS:
         fail(f"unknown partition {partition!r}; use {', '.join(_PARTITIONS)}", EXIT_USAGE)
     if config is not None:
-        from agent.cli.config_cmd import load_or_fail
+        from agent.cli.stores import settings_or_fail
 
-        settings = load_or_fail(config)
+        settings = settings_or_fail(config)
         role_name = role_name or settings.targets.role_name
         sns_topic_arn = sns_topic_arn or settings.notifications.sns_topic_arn
     if role_name is not None and not ROLE_NAME.match(role_name):

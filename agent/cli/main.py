@@ -24,7 +24,6 @@ from agent.cli.common import (
     err_console,
     fail,
     make_console,
-    resolve_db,
 )
 from agent.cli.config_cmd import config_app
 from agent.cli.coverage_cmd import coverage
@@ -33,9 +32,10 @@ from agent.cli.iam_cmd import iam_policy
 from agent.cli.plan_cmd import plan
 from agent.cli.report_cmd import report
 from agent.cli.scan_cmd import scan
-from agent.cli.scan_run import safe_url
+from agent.cli.stores import ConfigOption, DbOption, resolve_store
 from agent.cli.wa_cmd import wa_sync
 from agent.logs import configure
+from agent.redact import safe_url
 from checks import all_checks
 
 app = typer.Typer(
@@ -143,13 +143,11 @@ def checks_list(
 
 
 @db_app.command("upgrade")
-def db_upgrade(
-    db: Annotated[str | None, typer.Option(help="Store URL or SQLite file path.")] = None,
-) -> None:
+def db_upgrade(db: DbOption = None, config: ConfigOption = None) -> None:
     """Create or migrate the store's schema to the current version."""
     from agent.store import StoreError, current_revision, upgrade
 
-    url = resolve_db(db)
+    url = resolve_store(db, config)
     try:
         upgrade(url)
         rev = current_revision(url)

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from agent.cli.common import EXIT_USAGE, FORMAT_FLAGS, fail, make_console
-from agent.cli.report_cmd import DB_HELP, open_store, pick_scan, write
+from agent.cli.report_cmd import pick_scan, write
+from agent.cli.stores import ConfigOption, DbOption, open_reader
 from checks import by_id
 
 FORMATS = ("table", "json", "markdown")
@@ -29,7 +30,8 @@ def plan(
         typer.Option("--scan", help="Scan id, uid or uid prefix. Default: the latest finished "
                      "scan."),
     ] = None,
-    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     prod_tag: Annotated[
         list[str] | None,
         typer.Option("--prod-tag",
@@ -61,7 +63,7 @@ def plan(
         except ValueError as exc:
             fail(str(exc), EXIT_USAGE)
 
-    store, url = open_store(db)
+    store, url = open_reader(db, config)
     with store:
         row = pick_scan(store, scan, url)
         try:

@@ -22,9 +22,9 @@ from agent.cli.common import (
     err_console,
     fail,
     parse_severities,
-    resolve_db,
     split_names,
 )
+from agent.cli.stores import ConfigOption, DbOption, open_reader
 from agent.domain import Result, Severity
 from agent.reports.model import STATUSES, Report
 from checks import by_id
@@ -33,40 +33,14 @@ if TYPE_CHECKING:
     from agent.store import Store
     from agent.store.rows import ScanRow
 
-DB_HELP = ("Store URL (sqlite:///path, postgresql+psycopg://...) or a file path. "
-           "Default: $MLLENS_DB or mllens.db in the user data directory.")
-
 
 def format_help() -> str:
     return ", ".join(reports.names())
 
 
-def open_store(db: str | None) -> tuple[Store, str]:
-    """The store a reading command uses: never created or migrated behind the user's back."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    from agent.store import Store, StoreError
-
-    url = resolve_db(db)
-    try:
-        parsed = make_url(url)
-    except ArgumentError:  # Store.open below says what is wrong with it
-        parsed = None
-    if parsed is not None and parsed.get_backend_name() == "sqlite":
-        path = parsed.database or ""
-        if path and path != ":memory:" and not path.startswith("file:") \
-                and not Path(path).exists():
-            fail(f"no mllens store at {path}: run 'mllens scan' first, or pass --db")
-    try:
-        return Store.open(url, migrate=False, read_only=True), url
-    except StoreError as exc:
-        fail(str(exc))
-
-
 def pick_scan(store: Store, ref: str | None, url: str) -> ScanRow:
     """The scan named by id, uid or uid prefix; by default the latest finished one."""
-    from agent.cli.scan_run import safe_url
+    from agent.redact import safe_url
     from agent.store import StoreError
     from agent.store.rows import ScanStatus
 
@@ -192,7 +166,8 @@ def report(
         typer.Option("--scan", help="Scan id, uid or uid prefix. Default: the latest finished "
                      "scan."),
     ] = None,
-    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     severity: Annotated[
         list[str] | None,
         typer.Option(help="Only findings of these severities (critical, high, medium, low, "
@@ -231,7 +206,7 @@ def report(
     from agent.reports.build import from_store
     from agent.store import StoreError
 
-    store, url = open_store(db)
+    store, url = open_reader(db, config)
     with store:
         row = pick_scan(store, scan, url)
         try:

@@ -26,13 +26,12 @@ from agent.cli.common import (
     check_output_path,
     fail,
     parse_severities,
-    resolve_db,
 )
 from agent.cli.history_cmd import read_mute_file, report_mutes
 from agent.cli.report_cmd import format_help
 from agent.cli.scan_run import render, run_job
 from agent.cli.scan_settings import build_request
-from agent.config import ConfigError, load_settings
+from agent.cli.stores import DbOption, settings_or_fail, store_url
 from agent.job import AfterScan
 from agent.mutes import MutingSink
 
@@ -77,11 +76,7 @@ def scan(
         typer.Option(help="Only report findings of these severities (critical, high, medium, "
                      "low, info)."),
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(help="Store URL (sqlite:///path, postgresql+psycopg://...) or a file path. "
-                     "Default: $MLLENS_DB or mllens.db in the user data directory."),
-    ] = None,
+    db: DbOption = None,
     endpoint_url: Annotated[
         str | None,
         typer.Option(envvar="AWS_ENDPOINT_URL",
@@ -202,10 +197,7 @@ def scan(
         endpoint_url = check_endpoint_url(endpoint_url)
     if output is not None:
         check_output_path(output)
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        fail(exc.line(), EXIT_USAGE)
+    settings = settings_or_fail(config)
     given = given_flags(ctx)
     req = build_request(settings, given, profile=profile, endpoint_url=endpoint_url)
     try:
@@ -217,7 +209,7 @@ def scan(
 
     from agent.store import Store, StoreError  # imported late: the store pulls in SQLAlchemy
 
-    url = resolve_db(db if db is not None else settings.database.url)
+    url = store_url(db, settings)
     try:
         store = Store.open(url)
     except StoreError as exc:

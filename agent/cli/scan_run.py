@@ -24,6 +24,7 @@ from agent.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED_FINDINGS,
     EXIT_OK,
+    EXIT_USAGE,
     err_console,
     fail,
     make_console,
@@ -32,6 +33,7 @@ from agent.cli.coverage_cmd import print_matrix
 from agent.cli.report_cmd import scan_report
 from agent.domain import Result, Severity, Status
 from agent.job import AfterResult, AfterScan, Busy, after_scan, take_locks
+from agent.redact import safe_url
 from agent.scan import NOTHING_READ, ScanError, ScanOutcome, ScanRequest, run_scan
 from checks import by_id
 
@@ -145,6 +147,7 @@ def run_job(
 ) -> JobRun:
     """Lock, scan and follow up, or end the process with one line and its exit code."""
     from agent.store import StoreError
+    from agent.store.runs import RunConflict
 
     def profile_session() -> Any:
         return aioboto3.Session(profile_name=req.profile)
@@ -186,6 +189,9 @@ def run_job(
         fail(f"{exc}{hint}")
     except ScanError as exc:
         fail(str(exc))
+    except RunConflict as exc:
+        # The shard or run flags do not fit the run as stored: the user's input, not the store's.
+        fail(str(exc), EXIT_USAGE)
     except StoreError as exc:
         fail(f"store: {exc}")
     except Interrupted as exc:
@@ -268,8 +274,3 @@ def render(
         return EXIT_FAILED_FINDINGS
     return EXIT_OK
 
-
-def safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -18,6 +18,7 @@ import botocore.session
 from agent.aws.ratelimit import DEFAULT_RATES
 from agent.cli.common import EXIT_USAGE, fail, select_checks, split_names
 from agent.config import ConfigError, Settings, scan_request
+from agent.iam import unknown_service
 from agent.scan import ScanRequest
 from agent.targets import Shard
 from checks import all_checks
@@ -63,6 +64,9 @@ def parse_rates(values: list[str] | None, base: Mapping[str, float] = DEFAULT_RA
         if not sep or not service.strip() or rate <= 0:
             fail(f"bad --rate {item!r}: use SERVICE=REQUESTS_PER_SECOND, e.g. sagemaker=10",
                  EXIT_USAGE)
+        problem = unknown_service(service.strip())
+        if problem is not None:
+            fail(f"--rate {item}: {problem}", EXIT_USAGE)
         rates[service.strip()] = rate
     return rates
 

@@ -25,9 +25,9 @@ from agent.cli.common import (
     err_console,
     fail,
     make_console,
-    resolve_db,
     split_names,
 )
+from agent.cli.stores import ConfigOption, DbOption, open_reader
 from agent.reports.tables import plain
 from agent.wa.api import ML_LENS, WaError
 from agent.wa.plan import QuestionPlan
@@ -114,9 +114,8 @@ def wa_sync(
                                  "Default: from the ARN, else the profile's region.")
     ] = None,
     profile: Annotated[str | None, typer.Option(help="AWS named profile to use.")] = None,
-    db: Annotated[
-        str | None, typer.Option(help="Store URL or SQLite file path (as for scan).")
-    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
     output_format: Annotated[
         str, typer.Option(*FORMAT_FLAGS, help="table or json.")
     ] = "table",
@@ -148,30 +147,11 @@ def wa_sync(
         apply=apply,
         select_passing=select_passing,
     )
-    from agent.store import Store, StoreError  # imported late: the store pulls in SQLAlchemy
-
-    url = resolve_db(db)
-    missing = _missing_sqlite_file(url)
-    if missing:
-        fail(f"no store at {missing}: run `mllens scan` first, or pass --db")
-    try:
-        store = Store.open(url, migrate=False, read_only=True)
-    except StoreError as exc:
-        fail(str(exc))
+    store, _ = open_reader(db, config)
     with store:
         report = execute(options, store, lambda: aioboto3.Session(profile_name=profile))
     render(report, output_format)
     raise typer.Exit(EXIT_OK)
-
-
-def _missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite store that does not exist: wa-sync reads, it never creates one."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-        return None if os.path.exists(u.database) else u.database
-    return None
 
 
 def execute(options: SyncOptions, store: Any, session: Callable[[], Any]) -> SyncReport:

@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from agent.config.env import environment_problem
 from agent.config.models import ENV_PREFIX, Settings, settings_model, unknown_check
 from checks.base import Check
 
@@ -77,6 +78,9 @@ def load_settings(path: Path | None, catalog: Sequence[Check] | None = None) -> 
         catalog = all_checks()
     data = read_toml(path) if path is not None else {}
     model = settings_model(catalog)
+    problem = environment_problem(model, os.environ)
+    if problem is not None:
+        raise ConfigError(f"${problem[0]}", problem[1])
     try:
         return model(**data)
     except ValidationError as exc:
@@ -118,6 +122,9 @@ def _env_source(loc: Sequence[int | str]) -> str:
     keys = [str(p) for p in loc if not isinstance(p, int)]
     name = (ENV_PREFIX + "__".join(keys)).upper()
     present = {k.upper() for k in os.environ}
+    below = [p for p in present if p.startswith(name + "__")]
+    if len(below) == 1:
+        return f" (from ${below[0]})"  # an unknown table, named by a variable of a key in it
     while keys:
         name = (ENV_PREFIX + "__".join(keys)).upper()
         if name in present:
@@ -191,6 +198,8 @@ def _message(
         return f"expected {_EXPECTED[kind]}{got}"
     if kind in _BOUNDS:
         limit = next(iter(ctx.values()), "?")
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)  # a float parameter's bound reads as written: <= 1, not <= 1.0
         return f"must be {_BOUNDS[kind]} {limit}{got}"
     if kind == "value_error":
         return f"{ctx.get('error', err['msg'])}{got}"

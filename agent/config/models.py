@@ -46,7 +46,7 @@ from agent.config.values import (
     timezone_name,
 )
 from agent.domain import Severity
-from checks.base import Check
+from checks.base import Check, Range
 
 ENV_PREFIX = "MLLENS_"
 
@@ -342,7 +342,9 @@ def _param_model(chk: Check) -> type[BaseModel]:
     for p in chk.params:
         if p.type not in _PARAM_TYPES:
             raise TypeError(f"check {chk.id}: parameter {p.name} has unsupported type {p.type}")
-        fields[p.name] = (_PARAM_TYPES[p.type], p.default)
+        bounds = p.range or Range()
+        fields[p.name] = (_PARAM_TYPES[p.type], Field(default=p.default, ge=bounds.ge,
+                                                      le=bounds.le))
     return create_model(f"Params_{chk.id}", __config__=SECTION, **fields)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -109,11 +110,16 @@ def _day_number(token: str) -> int:
 
 
 def cron_trigger(expr: str, timezone: str = "UTC", jitter: int | None = None) -> Any:
-    """An APScheduler 3 CronTrigger for a crontab expression (weekdays as cron means): the
-    standard five fields, or six with a leading seconds field as Quartz and Spring write it.
+    """An APScheduler 3 trigger for a crontab expression, read as crontab reads it: the standard
+    five fields, or six with a leading seconds field as Quartz and Spring write it.
 
-    The daemon must build its triggers here, not with `CronTrigger.from_crontab` directly.
+    Crontab semantics that APScheduler 3 does not share are translated here: weekday numbers
+    (1 is Monday, 0 and 7 Sunday), and when both the day of month and the day of week are
+    restricted (neither starts with `*`, as cron decides it) a day matching either fires, so
+    `0 3 1 * 1` runs on the 1st and on every Monday. The daemon and `config check` must build
+    their triggers here, not with `CronTrigger.from_crontab` directly.
     """
+    from apscheduler.triggers.combining import OrTrigger
     from apscheduler.triggers.cron import CronTrigger
 
     fields = expr.split()
@@ -123,17 +129,28 @@ def cron_trigger(expr: str, timezone: str = "UTC", jitter: int | None = None) ->
         raise ValueError(f"expected 5 fields (minute hour day month weekday), or 6 with "
                          f"seconds first, found {len(fields)}")
     second, minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        second=second, minute=minute, hour=hour, day=day, month=month,
-        day_of_week=_weekdays(weekday), timezone=timezone, jitter=jitter or None,
-    )
+    days = _weekdays(weekday)
+
+    def trigger(day: str, day_of_week: str, jitter: int | None) -> CronTrigger:
+        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=day_of_week, timezone=timezone, jitter=jitter or None)
+
+    if day.startswith("*") or weekday.startswith("*"):
+        return trigger(day, days, jitter)
+    # Each half fires on its own days; the jitter is applied once, to the earlier of the two.
+    return OrTrigger([trigger(day, "*", None), trigger("*", days, None)], jitter=jitter or None)
 
 
 def _cron(expr: str) -> str:
     try:
-        cron_trigger(expr)
+        trigger = cron_trigger(expr)
     except ValueError as exc:
         raise ValueError(f'bad cron expression "{expr}": {exc}') from exc
+    # No year field: an expression that fires at all fires within a few years (29 February
+    # within eight), so "no next time" means never, as for `0 3 31 2 *`.
+    if trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        raise ValueError(f'cron expression "{expr}" never fires: no date matches its day and '
+                         "month fields")
     return expr
 
 
@@ -146,12 +163,12 @@ def timezone_name(name: str) -> str:
 
 
 def known_services(value: dict[str, float]) -> dict[str, float]:
-    from agent.collectors import COLLECTORS
+    from agent.iam import unknown_service
 
-    known = sorted({a.split(":", 1)[0] for c in COLLECTORS for a in c.actions} | {"sts"})
     for service in value:
-        if service not in known:
-            raise ValueError(f"unknown service {service!r}; mllens calls: {', '.join(known)}")
+        problem = unknown_service(service)
+        if problem is not None:
+            raise ValueError(problem)
     return value
 
 

@@ -28,8 +28,8 @@ def parse_url(url: str | URL) -> URL:
     """Parse and normalise a database URL; refuse anything but SQLite and psycopg 3."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(f"not a database URL: {url!r} ({_HELP})") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise StoreError(f"not a database URL: {safe_url(url)!r} ({_HELP})") from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend in ("postgres", "postgresql") and driver in ("", "psycopg"):
         # psycopg 3 is the only PostgreSQL driver installed; a bare scheme means it.

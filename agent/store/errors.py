@@ -30,5 +30,8 @@ def describe(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
-def safe_url(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+def safe_url(url: URL | str) -> str:
+    """The URL fit to print (see `agent.redact`)."""
+    from agent.redact import safe_url as masked
+
+    return masked(url)

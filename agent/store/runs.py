@@ -62,12 +62,15 @@ def join(
     rec = s.scalars(select(ScanRecord).where(col(ScanRecord.run_key) == run_key)
                     .with_for_update()).one()
     assert rec.id is not None
+    # Messages name the run as the user did: the run ID, without the targets' hash.
+    run = run_key.rsplit("@", 1)[0]
     if rec.shard_count != count:
-        raise RunConflict(f"run {run_key!r} was started as {rec.shard_count} shards, not {count}")
+        raise RunConflict(f"run {run!r} was started as {rec.shard_count} shards, not {count}; "
+                          "give every shard of a run the same count, or give a new run ID")
     if rec.status != RUNNING:
-        raise RunConflict(f"run {run_key!r} already finished ({rec.status}); give a new run ID")
+        raise RunConflict(f"run {run!r} already finished ({rec.status}); give a new run ID")
     if rec.scope.get("caller") != scope.get("caller"):
-        raise RunConflict(f"run {run_key!r} was started by account {rec.scope.get('caller')}, "
+        raise RunConflict(f"run {run!r} was started by account {rec.scope.get('caller')}, "
                           f"not {scope.get('caller')}; give each caller its own run IDs")
     row = s.scalars(select(ScanShardRecord).where(col(ScanShardRecord.scan_id) == rec.id,
                                                   col(ScanShardRecord.shard) == shard)).first()
@@ -77,7 +80,7 @@ def join(
         # The caller holds this shard's lock, so the row is left by a process that stopped.
         row.started_at = now
     else:
-        raise RunConflict(f"shard {shard}/{count} of run {run_key!r} already finished "
+        raise RunConflict(f"shard {shard}/{count} of run {run!r} already finished "
                           f"({row.status}); give a new run ID to scan again")
     return rec.id
 
