@@ -29,17 +29,28 @@ class Window:
         return (self.end - self.start).total_seconds() / 86400
 
 
-def endpoint_metrics(
-    inv: Inventory, endpoint_name: str, lookback_days: int
+def windowed_record(
+    inv: Inventory, kind: Kind, endpoint_name: str
 ) -> tuple[Resource | None, Window | None, str | None]:
-    """(record, the window to judge, None) or (None, None, why the metrics cannot be used)."""
-    record, problem = record_of(inv, Kind.ENDPOINT_METRICS, endpoint_name)
+    """A per-endpoint metrics record with the window it covers, or why there is none."""
+    record, problem = record_of(inv, kind, endpoint_name)
     if record is None:
         return None, None, problem
     window = mapping(record.get("Window"))
     start, end = as_datetime(window.get("StartTime")), as_datetime(window.get("EndTime"))
     if start is None or end is None:
         return None, None, "the metrics record does not say which window it covers"
+    return record, Window(start, end), None
+
+
+def endpoint_metrics(
+    inv: Inventory, endpoint_name: str, lookback_days: int
+) -> tuple[Resource | None, Window | None, str | None]:
+    """(record, the window to judge, None) or (None, None, why the metrics cannot be used)."""
+    record, covered, problem = windowed_record(inv, Kind.ENDPOINT_METRICS, endpoint_name)
+    if record is None or covered is None:
+        return None, None, problem
+    start, end = covered.start, covered.end
     # A few minutes of slack: the collector aligns the window to whole hours.
     if (end - start) + timedelta(hours=1) < timedelta(days=lookback_days):
         return None, None, (

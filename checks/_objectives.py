@@ -22,8 +22,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from agent.domain import Inventory, Kind, Resource
-from checks._helpers import as_datetime, mapping, record_of
-from checks._metrics import Window
+from checks._helpers import mapping
+from checks._metrics import Window, windowed_record
 from checks._prices import DEFAULT_PRICES, PRICE_REGION, PRICE_SOURCE
 from checks._tags import TagIndex
 
@@ -176,15 +176,12 @@ def objective_metrics(
     inv: Inventory, endpoint_name: str, window_days: int
 ) -> tuple[Resource | None, Window | None, str | None]:
     """(record, window, None) or (None, None, why the objective metrics cannot be used)."""
-    record, problem = record_of(inv, Kind.OBJECTIVE_METRICS, endpoint_name)
-    if record is None:
+    record, covered, problem = windowed_record(inv, Kind.OBJECTIVE_METRICS, endpoint_name)
+    if record is None or covered is None:
         return None, None, problem
-    window = mapping(record.get("Window"))
-    start, end = as_datetime(window.get("StartTime")), as_datetime(window.get("EndTime"))
-    if start is None or end is None:
-        return None, None, "the metrics record does not say which window it covers"
-    if window.get("Days") != window_days:
+    days = mapping(record.get("Window")).get("Days")
+    if days != window_days:
         # The p99 is one datapoint over the whole collected window: it cannot be cut down.
-        return None, None, (f"metrics were collected over {window.get('Days')} days but the "
+        return None, None, (f"metrics were collected over {days} days but the "
                             f"objectives' window is {window_days}")
-    return record, Window(start, end), None
+    return record, covered, None
