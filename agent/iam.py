@@ -210,10 +210,21 @@ def rate_limited_services() -> tuple[str, ...]:
 
 
 def unknown_service(name: str) -> str | None:
-    """What is wrong with a service named for a rate limit, with a suggestion; None when it
-    is one mllens calls."""
+    """What is wrong with a service (or `service:Operation`) named for a rate limit, with a
+    suggestion; None when it is one mllens calls."""
     import difflib
 
+    service, sep, operation = name.partition(":")
+    if sep:
+        problem = unknown_service(service)
+        if problem is not None:
+            return problem
+        operations = _operations(service)
+        if operation in operations:
+            return None
+        close = next(iter(difflib.get_close_matches(operation, operations, n=1)), None)
+        hint = f"; did you mean {service}:{close}?" if close else ""
+        return f"{service} has no operation {operation!r}{hint}"
     known = rate_limited_services()
     if name in known:
         return None
@@ -223,6 +234,13 @@ def unknown_service(name: str) -> str | None:
     close = aliases.get(name) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
     hint = f"; did you mean {close!r}?" if close else ""
     return f"unknown service {name!r}{hint} (mllens calls: {', '.join(known)})"
+
+
+@cache
+def _operations(client: str) -> tuple[str, ...]:
+    import botocore.session
+
+    return tuple(botocore.session.get_session().get_service_model(client).operation_names)
 
 
 @cache

@@ -34,8 +34,10 @@ from agent.aws.assume import (
 )
 from agent.aws.handle import CallFailed, Limits, RegionHandle, ScanContext
 from agent.collectors import Builder, CollectOptions, Collector, collectors_for
+from agent.collectors.cache import CACHED_KINDS, RegionCache
 from agent.domain import Gap, GapKind, Inventory, Kind, Resource, Result, Status, utcnow
 from agent.iam import client_name
+from agent.store.inventory import CacheWrite
 from agent.targets import (
     AccountPlan,
     Caller,
@@ -265,9 +267,11 @@ async def collect_region(
     opts: CollectOptions,
     progress: Progress,
     absent: Iterable[Kind] = (),
+    cache: RegionCache | None = None,
 ) -> Inventory:
-    """Run the collectors for one region. `absent` kinds are known empty (service not offered)."""
-    out = Builder(h.account_id, h.region)
+    """Run the collectors for one region. `absent` kinds are known empty (service not offered);
+    `cache` holds the records an earlier scan kept, and gathers what this one keeps."""
+    out = Builder(h.account_id, h.region, cache=cache or RegionCache(h.region))
     for kind in absent:
         out.touch(kind)
     progress.region_started(h.account_id, h.region, len(collectors))
@@ -290,6 +294,9 @@ async def collect_region(
         progress.collector_done(h.account_id, h.region, c.name, count)
 
     await asyncio.gather(*(run(c) for c in collectors))
+    out.cache.known.clear()  # what was not reused is stale: free it before evaluation
+    h.ctx.stats.reused.update(out.cache.reused)
+    h.ctx.stats.described.update(out.cache.described)
     progress.region_done(h.account_id, h.region)
     return out.freeze(h, utcnow())
 
@@ -466,6 +473,7 @@ class _Collected:
     outcome: AccountOutcome
     resources: list[Resource]
     scopes: set[tuple[str, str]]
+    cache: CacheWrite | None = None
 
 
 async def scan_target(env: _Env, target: Target) -> _Collected:
@@ -510,13 +518,17 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
             if p.skipped:
                 coverage.append((p.region, REGION_ROW, "skipped", p.skipped))
 
+        caches: dict[str, RegionCache] = {}
+
         async def region(p: RegionPlan) -> Inventory:
             structlog.contextvars.bind_contextvars(region=p.region)
             chosen = [c for c in collectors if service_of(c) in p.services]
             absent = [k for c in collectors if c not in chosen for k in c.kinds if k in kinds]
+            caches[p.region] = cache = await _region_cache(env, target.account_id, p.region,
+                                                           kinds)
             async with RegionHandle(env.ctx, session, target.account_id, p.region, creds) as h:
                 return await collect_region(h, chosen, req.collect_options, env.progress,
-                                            absent)
+                                            absent, cache)
 
         scanned = [p for p in plans if not p.skipped]
         inventories = await asyncio.gather(*(region(p) for p in scanned))
@@ -548,7 +560,33 @@ async def scan_target(env: _Env, target: Target) -> _Collected:
     outcome = AccountOutcome(target.account_id, results, gaps, len(resources), name=target.name,
                              state=state, reason=reason, coverage=coverage,
                              nothing_to_scan=idle)
-    return _Collected(outcome, resources, complete_scopes(req.checks, inventories))
+    return _Collected(outcome, resources, complete_scopes(req.checks, inventories),
+                      cache_write(inventories, caches))
+
+
+async def _region_cache(env: _Env, account_id: str, region: str,
+                        kinds: Iterable[Kind]) -> RegionCache:
+    """What earlier scans kept for this account and region (nothing under --full)."""
+    cache = RegionCache(region, use=not env.req.collect.full)
+    wanted = sorted(k.value for k in CACHED_KINDS.intersection(kinds))
+    loader = getattr(env.sink, "cached_inventory", None)
+    if cache.use and wanted and loader is not None:
+        cache.known = await asyncio.to_thread(loader, account_id, region, wanted)
+    return cache
+
+
+def cache_write(inventories: Sequence[Inventory],
+                caches: Mapping[str, RegionCache]) -> CacheWrite:
+    """The account's cache update: what was described, and for each cached kind read in full,
+    the ARNs still there (the rest of its rows go)."""
+    entries = [e for inv in inventories for e in caches[inv.region].fresh]
+    listed = {
+        (inv.region, kind.value): frozenset(r.arn for r in inv.of(kind))
+        for inv in inventories
+        for kind in CACHED_KINDS.intersection(inv.resources)
+        if not inv.missing([kind])
+    }
+    return CacheWrite(entries, listed)
 
 
 class _Runner:
@@ -563,9 +601,10 @@ class _Runner:
 
     async def _write(self, c: _Collected) -> None:
         o = c.outcome
+        extra = {"cache": c.cache} if c.cache is not None else {}
         fut = asyncio.ensure_future(asyncio.to_thread(
             self.env.sink.write_account, self.scan_id, o.account_id, o.results, o.gaps,
-            c.resources, o.coverage, c.scopes,
+            c.resources, o.coverage, c.scopes, **extra,
         ))
         self.writes.add(fut)
         # Shielded: a cancelled scan still lets a write that began finish (or fail) whole.
@@ -591,6 +630,7 @@ class _Runner:
                                        set())
             await self._write(collected)
             del collected.resources[:]  # the inventory goes once the account is durable
+            collected.cache = None
             self.outcomes.append(collected.outcome)
             o = collected.outcome
             log.info("account_done", account=o.account_id, state=o.state,
@@ -697,6 +737,13 @@ async def run_scan(
     status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
     failure: str | None = None
     summary = summarise(all_results, all_gaps, accounts)
+    limiter = ctx.limiter()
+    # What AWS's quotas cost this scan: throttling answers seen (botocore retried them) and
+    # seconds calls waited on the client-side buckets, summed over calls.
+    summary["throttled"] = dict(limiter.throttles)
+    summary["rate_waited_s"] = round(limiter.waited, 1)
+    summary["inventory"] = {"reused": dict(ctx.stats.reused),
+                            "described": dict(ctx.stats.described)}
     note = nothing_to_scan(accounts) if not read_anything(accounts) else ""
     if shard is not None and not accounts:
         # More shards than accounts: this one had nothing to do, which is not a failure.

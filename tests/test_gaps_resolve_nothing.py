@@ -12,6 +12,7 @@ import aioboto3
 import pytest
 
 from agent.aws.handle import Limits
+from agent.collectors import CollectOptions
 from agent.emulator import Emulator, FaultRule
 from agent.emulator.org import MANAGEMENT, clients_for, production_estate
 from agent.scan import ScanRequest, run_scan
@@ -32,9 +33,9 @@ def emu() -> Iterator[Emulator]:
         e.reset()
 
 
-def _scan(emu: Emulator, store: Store) -> Any:
+def _scan(emu: Emulator, store: Store, *, full: bool = False) -> Any:
     req = ScanRequest(checks=all_checks(), regions=(REGION,), endpoint_url=emu.url,
-                      limits=Limits(max_attempts=1))
+                      limits=Limits(max_attempts=1), collect=CollectOptions(full=full))
     return asyncio.run(run_scan(req, store, lambda: aioboto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)))
 
@@ -58,7 +59,7 @@ def test_unread_inputs_resolve_nothing_and_reopen_nothing(
         emu.faults.add(FaultRule(operation=operation, code=code, message="injected",
                                  status=403 if code == "AccessDenied" else 400))
         try:
-            second = _scan(emu, store)
+            second = _scan(emu, store, full=True)  # else unchanged records are reused
         finally:
             emu.faults.clear()
         assert second.status == "partial" and second.gaps

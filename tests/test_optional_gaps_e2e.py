@@ -14,6 +14,7 @@ import aioboto3
 import pytest
 
 from agent.aws.handle import Limits
+from agent.collectors import CollectOptions
 from agent.domain import Status, utcnow
 from agent.emulator import Emulator, FaultRule
 from agent.scan import ScanRequest, run_scan
@@ -65,9 +66,9 @@ def emu() -> Iterator[Emulator]:
         e.reset()
 
 
-def _scan(emu: Emulator, store: Store) -> Any:
+def _scan(emu: Emulator, store: Store, *, full: bool = False) -> Any:
     req = ScanRequest(checks=all_checks(), regions=(REGION,), endpoint_url=emu.url,
-                      limits=Limits(max_attempts=1))
+                      limits=Limits(max_attempts=1), collect=CollectOptions(full=full))
     return asyncio.run(run_scan(req, store, lambda: aioboto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)))
 
@@ -96,7 +97,7 @@ def test_throttled_run_history_flips_no_verdict(
         fault = emu.faults.add(FaultRule(service="glue", operation=operation,
                                          code="ThrottlingException", message="Rate exceeded"))
         try:
-            second = _scan(emu, store)
+            second = _scan(emu, store, full=True)  # else the kept histories are reused
         finally:
             emu.faults.clear()
         assert fault.hits > 0 and second.status == "partial"

@@ -29,7 +29,7 @@ from dateutil.tz import tzlocal
 from agent.aws.assume import RoleCredentials, assume_with, role_arn, session_with
 from agent.aws.handle import Limits, RegionHandle, ScanContext
 from agent.cli.coverage_cmd import build
-from agent.collectors import COLLECTORS
+from agent.collectors import COLLECTORS, CollectOptions
 from agent.domain import GapKind, Kind, Status, utcnow
 from agent.emulator import Emulator, FaultRule, access_denied, internal_failure, throttled
 from agent.emulator.bulk import BulkSpec, seed_bulk
@@ -79,11 +79,11 @@ def session() -> Any:
                             region_name=EAST)
 
 
-def request(emu: Emulator, **targets: Any) -> ScanRequest:
+def request(emu: Emulator, *, full: bool = False, **targets: Any) -> ScanRequest:
     spec = {"organization": True, "role_name": "MLLensAudit", "external_id": EXTERNAL_ID,
             "regions": REGIONS, **targets}
     return ScanRequest(checks=all_checks(), targets=TargetSpec(**spec), endpoint_url=emu.url,
-                       limits=LIMITS)
+                       limits=LIMITS, collect=CollectOptions(full=full))
 
 
 @dataclass
@@ -133,7 +133,8 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scans]:
         }
         emu.faults.disable_region(charlie, WEST)
         emu.faults.reject_region(bravo, WEST)
-        faulted = asyncio.run(run_scan(request(emu), store, session))
+        # --full: the faults hit describe calls, which a re-scan would otherwise skip.
+        faulted = asyncio.run(run_scan(request(emu, full=True), store, session))
         yield Scans(org, store, clean, faulted, faults, deleted,
                     (clean.calls_by_operation["sts:AssumeRole"],
                      faulted.calls_by_operation["sts:AssumeRole"]))

@@ -109,14 +109,18 @@ def test_token_bucket_spends_its_burst_then_waits() -> None:
     assert waits[:2] == [0.0, 0.0] and waits[2] > 0
 
 
-def test_rate_limiter_keys_by_account_region_service() -> None:
-    """Each (account, region, service) has its own bucket at that service's rate."""
-    limiter = RateLimiter({"sagemaker": 5.0}, default_rate=2.0, burst_seconds=2.0)
-    a = limiter.bucket("1", "us-east-1", "sagemaker")
-    assert limiter.bucket("1", "us-east-1", "sagemaker") is a
-    assert limiter.bucket("2", "us-east-1", "sagemaker") is not a
+def test_rate_limiter_keys_by_account_region_operation() -> None:
+    """Each (account, region, operation) has its own bucket at its service's rate, or at the
+    rate given for that operation."""
+    limiter = RateLimiter({"sagemaker": 5.0, "sagemaker:ListTrainingJobs": 2.0},
+                          default_rate=2.0, burst_seconds=2.0)
+    a = limiter.bucket("1", "us-east-1", "sagemaker", "DescribeModel")
+    assert limiter.bucket("1", "us-east-1", "sagemaker", "DescribeModel") is a
+    assert limiter.bucket("2", "us-east-1", "sagemaker", "DescribeModel") is not a
+    assert limiter.bucket("1", "us-east-1", "sagemaker", "DescribeEndpoint") is not a
     assert (a.rate, a.capacity) == (5.0, 10.0)
-    assert limiter.bucket("1", "us-east-1", "glue").rate == 2.0
+    assert limiter.bucket("1", "us-east-1", "sagemaker", "ListTrainingJobs").rate == 2.0
+    assert limiter.bucket("1", "us-east-1", "glue", "GetJobs").rate == 2.0
 
 
 def test_coverage_matrix_folds_kinds_into_services() -> None:

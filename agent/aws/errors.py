@@ -24,7 +24,7 @@ _ACCESS_DENIED = {
     "AuthorizationErrorException",
     "Forbidden",
 }
-_THROTTLED = {
+THROTTLE_CODES = frozenset({
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -37,7 +37,7 @@ _THROTTLED = {
     "PriorRequestNotComplete",
     "BandwidthLimitExceeded",
     "EC2ThrottledException",
-}
+})
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 # These three are what an opt-in region that is not enabled answers, depending on protocol;
 # they are also what a genuinely bad key answers. The scan decides which by asking the region
@@ -98,7 +98,7 @@ def classify(exc: BaseException) -> Classified:
 def _kind_for(code: str, message: str, status: int) -> GapKind:
     if code in _ACCESS_DENIED:
         return GapKind.ACCESS_DENIED
-    if code in _THROTTLED:
+    if code in THROTTLE_CODES:
         return GapKind.THROTTLED
     if code in _EXPIRED:
         return GapKind.EXPIRED_CREDENTIALS

@@ -8,6 +8,7 @@ a recorded gap with the inventory kinds it leaves incomplete.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -42,8 +43,9 @@ class Limits:
     # botocore retry attempts, first try included. The rate limiter keeps throttling rare, so
     # more attempts mostly prolong a call that keeps failing (a 5xx, a denied API).
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    # botocore's retry mode: adaptive also slows a client down after it was throttled.
-    retry_mode: str = "adaptive"
+    # botocore's retry mode. Not adaptive: its client-side limiter slows every operation of a
+    # client after one is throttled; the scan's own limiter adapts each operation alone.
+    retry_mode: str = "standard"
     # Requests per second per (account, region, service); services not named get default_rate.
     rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RATES)
     default_rate: float = DEFAULT_RATE
@@ -65,7 +67,20 @@ class Limits:
                 raise ValueError(f"the rate for {service} must be positive")
 
 
+# STS answers first (who am I, assume the role): a wrong endpoint or a dead network must fail
+# in seconds, not after the full retry schedule.
 STS_ATTEMPTS = 3
+# Worth another attempt: a throttle (paced by the limiter), a 5xx, a dropped connection or a
+# read timeout. Not the call's own deadline (call_timeout), which ends it.
+RETRYABLE = frozenset({GapKind.THROTTLED, GapKind.SERVICE_ERROR, GapKind.NETWORK,
+                       GapKind.TIMEOUT})
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 20.0
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retrying a failed (not throttled) call: exponential, full jitter."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
 
 
 @dataclass
@@ -75,6 +90,10 @@ class CallStats:
     calls: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    # Incremental inventory: records reused from the store and records described (and kept
+    # for the next scan), per kind.
+    reused: Counter[str] = field(default_factory=Counter)
+    described: Counter[str] = field(default_factory=Counter)
 
     def total(self) -> int:
         return sum(self.calls.values())
@@ -89,8 +108,11 @@ class Reassumable(Protocol):
 
 
 class CallFailed(Exception):
-    def __init__(self, service: str, operation: str, classified: Classified) -> None:
+    def __init__(self, service: str, operation: str, classified: Classified, *,
+                 final: bool = False) -> None:
         super().__init__(f"{service}:{operation} {classified.kind.value}: {classified.message}")
+        # Not worth retrying whatever its kind: the call's own deadline passed.
+        self.final = final
         self.service = service
         self.operation = operation
         self.classified = classified
@@ -134,12 +156,11 @@ class ScanContext:
             )
         return self._limiter
 
-    def client_config(self, max_attempts: int | None = None) -> AioConfig:
-        attempts = max_attempts or self.limits.max_attempts
+    def client_config(self) -> AioConfig:
         return AioConfig(
+            # One attempt: RegionHandle._call retries, through the rate limiter.
             retries={"mode": self.limits.retry_mode,  # type: ignore[typeddict-item]
-                     # total_max_attempts counts the first try; botocore's max_attempts does not.
-                     "total_max_attempts": attempts},
+                     "total_max_attempts": 1},
             connect_timeout=self.limits.connect_timeout,
             read_timeout=self.limits.read_timeout,
             max_pool_connections=max(self.limits.per_service, 10),
@@ -182,12 +203,7 @@ class RegionHandle:
             if service not in self._clients:
                 kwargs: dict[str, Any] = {
                     "region_name": self.region,
-                    # STS answers first (who am I, assume the role): a wrong endpoint or a dead
-                    # network must fail in seconds, not after the full retry schedule.
-                    "config": self.ctx.client_config(
-                        min(STS_ATTEMPTS, self.ctx.limits.max_attempts) if service == "sts"
-                        else None
-                    ),
+                    "config": self.ctx.client_config(),
                 }
                 if self.ctx.endpoint_url:
                     kwargs["endpoint_url"] = self.ctx.endpoint_url
@@ -218,19 +234,58 @@ class RegionHandle:
             return await self._call(service, operation, params)
 
     async def _call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One logical call and its retries. botocore makes a single attempt; retrying here
+        sends a throttled call back through its operation's bucket, which was just slowed, so
+        a retry never competes with the calls the limiter is pacing (botocore's own backoff
+        would add them on top of a quota that is already full)."""
         client = await self.client(service)
         method = getattr(client, xform_name(operation))
-        # The token is taken before a slot, so a service waiting on its rate holds no slot of
-        # the global bound that other accounts' calls could use.
-        await self.ctx.limiter().acquire(self.account_id, self.region, service)
+        limiter = self.ctx.limiter()
+        attempts = (min(STS_ATTEMPTS, self.ctx.limits.max_attempts) if service == "sts"
+                    else self.ctx.limits.max_attempts)
+        # call_timeout bounds the attempts and the pauses between them, not the time spent
+        # queueing for a token (that is the rate, not the call, being slow).
+        left = self.ctx.limits.call_timeout
+        for attempt in range(1, attempts + 1):
+            # The token is taken before a slot, so a call waiting on its rate holds no slot of
+            # the global bound that other accounts' calls could use.
+            await limiter.acquire(self.account_id, self.region, service, operation)
+            started = time.monotonic()
+            try:
+                resp = await self._attempt(service, operation, method, params, left)
+            except CallFailed as failure:
+                if failure.kind is GapKind.THROTTLED:
+                    limiter.throttled(self.account_id, self.region, service, operation,
+                                      sent_at=started)
+                if attempt == attempts or failure.final or failure.kind not in RETRYABLE:
+                    raise
+                self.ctx.stats.retries += 1
+                if failure.kind is not GapKind.THROTTLED:
+                    await asyncio.sleep(min(backoff(attempt), left))
+                left -= time.monotonic() - started
+                if left <= 0:
+                    raise
+                continue
+            limiter.succeeded(self.account_id, self.region, service, operation)
+            return resp
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _attempt(self, service: str, operation: str, method: Any,
+                       params: dict[str, Any], deadline: float) -> dict[str, Any]:
         async with self.ctx.global_bound(), self._bounds[service]:
             self.ctx.stats.calls[f"{service}:{operation}"] += 1
             started = time.monotonic()
             try:
-                async with asyncio.timeout(self.ctx.limits.call_timeout):
+                async with asyncio.timeout(deadline):
                     resp = await method(**params)
             except CallFailed:
                 raise  # refreshing assumed-role credentials failed: already classified
+            except TimeoutError as exc:  # the deadline above, not botocore's read timeout
+                self.ctx.stats.errors[GapKind.TIMEOUT.value] += 1
+                limit = self.ctx.limits.call_timeout
+                raise CallFailed(service, operation, Classified(
+                    GapKind.TIMEOUT, "CallTimeout", f"no answer within {limit:g} s"
+                ), final=True) from exc
             except Exception as exc:  # boundary: every failure is classified, none escapes raw
                 c = classify(exc)
                 self.ctx.stats.errors[c.kind.value] += 1
@@ -238,8 +293,6 @@ class RegionHandle:
                     "api_call_failed", kind=c.kind.value, code=c.code
                 )
                 raise CallFailed(service, operation, c) from exc
-        meta = resp.get("ResponseMetadata") or {}
-        self.ctx.stats.retries += int(meta.get("RetryAttempts") or 0)
         self._log(service=service, operation=operation).debug(
             "api_call", ms=round((time.monotonic() - started) * 1000, 1)
         )

@@ -1,21 +1,28 @@
-"""Client-side rate limits: a token bucket per (account, region, service), shared by every call.
+"""Client-side rate limits: an adaptive token bucket per (account, region, service, operation).
 
-AWS throttles per account and region, per API or per service. Staying under that rate costs less
-than riding botocore's retries (which sleep exponentially and, after too many, turn a listing
-into a recorded gap). The defaults sit at or under AWS's published or commonly observed
-steady-state rates; `Limits.rates` overrides them per service.
+AWS throttles per account, region and API: DescribeModel and DescribeEndpoint each have their
+own quota. A bucket per operation keeps every quota busy at once, where one per service would
+make a scan wait on the sum of its calls to that service. Most quotas are not published, so
+each bucket starts at a configured ceiling and adapts like TCP's congestion control: a
+throttling answer cuts its rate (once per burst of throttles, since one overshoot throttles
+every call in flight) and throttle-free time raises it again, never above the ceiling. Staying
+just under the real quota costs less than riding botocore's retries, which sleep seconds and,
+after too many, turn a listing into a recorded gap.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-# Requests per second per (account, region, service). Where AWS publishes a rate it is used
-# (CloudWatch DescribeAlarms: 9/s); elsewhere a conservative figure under what the service is
-# seen to sustain for Describe/List calls. Global services (STS, Organizations) are shared by
-# the whole organisation, so they get the lowest.
+# Ceilings in requests per second per (account, region, operation), by service; a key may
+# also name one operation (`sagemaker:ListTrainingJobs`), which wins over its service. Where
+# AWS publishes a rate it is used (CloudWatch DescribeAlarms: 9/s); elsewhere a figure the
+# service is seen to sustain for Describe/List calls, which adaptation lowers when AWS says
+# so. Global services (STS, Organizations) are shared by the whole organisation: the lowest.
 DEFAULT_RATES: Mapping[str, float] = MappingProxyType({
     "sagemaker": 20.0,
     "cloudwatch": 9.0,
@@ -26,20 +33,41 @@ DEFAULT_RATES: Mapping[str, float] = MappingProxyType({
     "organizations": 5.0,
 })
 DEFAULT_RATE = 10.0  # any other service
-DEFAULT_BURST_SECONDS = 2.0  # a bucket holds this many seconds' worth of tokens
+DEFAULT_BURST_SECONDS = 1.0  # a bucket holds this many seconds' worth of tokens
+
+# Adaptation: a throttle halves the rate, unless the throttled call was sent before the last
+# cut (one overshoot throttles every call then in flight: one signal, not many). Throttle-free
+# seconds add GROWTH x the rate, so after a cut the bucket is back at the rate that was
+# throttled in ln(1 / CUT) / GROWTH seconds (~23 s): the quota stays ~75% busy or more, and a
+# sequential pager throttled at 2/s from a ceiling of 20/s is paced in three or four retries.
+CUT = 0.5
+GROWTH = 0.03
+FLOOR = 0.2  # never slower than one call per five seconds
 
 
 class TokenBucket:
-    """`rate` tokens per second, at most `capacity` saved up; `acquire` waits for one."""
+    """`rate` tokens per second, at most `capacity` saved up; `acquire` waits for one.
 
-    def __init__(self, rate: float, capacity: float) -> None:
+    `throttled` and `succeeded` adapt the rate between `floor` and `ceiling`.
+    """
+
+    def __init__(self, rate: float, capacity: float, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError("a rate must be positive")
+        self.ceiling = rate
         self.rate = rate
-        self.capacity = max(1.0, capacity)
-        self._tokens = self.capacity
+        self.burst_seconds = max(1.0, capacity) / rate
+        self._clock = clock
+        self._tokens = max(1.0, capacity)
         self._stamp: float | None = None
+        self._cut_at: float | None = None
+        self._grown_at: float | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def capacity(self) -> float:
+        return max(1.0, self.rate * self.burst_seconds)
 
     def _refill(self, now: float) -> None:
         if self._stamp is not None:
@@ -48,18 +76,40 @@ class TokenBucket:
 
     async def acquire(self) -> float:
         """Take one token, sleeping until there is one; the seconds waited."""
-        loop = asyncio.get_running_loop()
         waited = 0.0
         # The lock makes waiters queue in order instead of all waking for the same token.
         async with self._lock:
-            self._refill(loop.time())
-            if self._tokens < 1.0:
+            self._refill(self._clock())
+            while self._tokens < 1.0:
                 delay = (1.0 - self._tokens) / self.rate
                 await asyncio.sleep(delay)
-                waited = delay
-                self._refill(loop.time())
+                waited += delay
+                self._refill(self._clock())
             self._tokens -= 1.0
         return waited
+
+    def throttled(self, sent_at: float | None = None) -> bool:
+        """AWS throttled a call sent at `sent_at` (this bucket's clock; default now): cut the
+        rate, once per overshoot. True when it was cut."""
+        now = self._clock()
+        sent = now if sent_at is None else sent_at
+        if self._cut_at is not None and sent < self._cut_at:
+            return False  # sent at the old rate: the cut already answered this overshoot
+        self._refill(now)
+        self.rate = max(FLOOR, self.rate * CUT)
+        self._tokens = min(self._tokens, 0.0)  # the server's bucket is empty too
+        self._cut_at = self._grown_at = now
+        return True
+
+    def succeeded(self) -> None:
+        """A call went through: grow back towards the ceiling with throttle-free time."""
+        if self.rate >= self.ceiling:
+            return
+        now = self._clock()
+        since = now - (self._grown_at if self._grown_at is not None else now)
+        self._grown_at = now
+        self._refill(now)
+        self.rate = min(self.ceiling, self.rate * (1.0 + GROWTH * since))
 
 
 class RateLimiter:
@@ -74,18 +124,33 @@ class RateLimiter:
         self.rates = dict(DEFAULT_RATES if rates is None else rates)
         self.default_rate = default_rate
         self.burst_seconds = burst_seconds
-        self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
+        self._buckets: dict[tuple[str, str, str, str], TokenBucket] = {}
         self.waited = 0.0  # seconds calls spent waiting, summed: what the summary reports
+        self.throttles: Counter[str] = Counter()  # throttling answers per service:Operation
+        self.cuts = 0  # how often some bucket slowed down
 
-    def rate_for(self, service: str) -> float:
-        return self.rates.get(service, self.default_rate)
+    def rate_for(self, service: str, operation: str = "") -> float:
+        rate = self.rates.get(f"{service}:{operation}") if operation else None
+        return rate if rate is not None else self.rates.get(service, self.default_rate)
 
-    def bucket(self, account_id: str, region: str, service: str) -> TokenBucket:
-        key = (account_id, region, service)
+    def bucket(self, account_id: str, region: str, service: str,
+               operation: str = "") -> TokenBucket:
+        key = (account_id, region, service, operation)
         if key not in self._buckets:
-            rate = self.rate_for(service)
+            rate = self.rate_for(service, operation)
             self._buckets[key] = TokenBucket(rate, rate * self.burst_seconds)
         return self._buckets[key]
 
-    async def acquire(self, account_id: str, region: str, service: str) -> None:
-        self.waited += await self.bucket(account_id, region, service).acquire()
+    async def acquire(self, account_id: str, region: str, service: str,
+                      operation: str = "") -> None:
+        self.waited += await self.bucket(account_id, region, service, operation).acquire()
+
+    def throttled(self, account_id: str, region: str, service: str, operation: str,
+                  sent_at: float | None = None) -> None:
+        """A throttling answer to a call sent at `sent_at` (time.monotonic())."""
+        self.throttles[f"{service}:{operation}"] += 1
+        if self.bucket(account_id, region, service, operation).throttled(sent_at):
+            self.cuts += 1
+
+    def succeeded(self, account_id: str, region: str, service: str, operation: str) -> None:
+        self.bucket(account_id, region, service, operation).succeeded()

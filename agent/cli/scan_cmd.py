@@ -99,6 +99,15 @@ def scan(
     training_lookback_days: Annotated[
         int, typer.Option(min=1, help="Training jobs created in the last N days.")
     ] = 90,
+    full: Annotated[
+        bool, typer.Option("--full", help="Describe every resource again instead of reusing "
+                           "the records an earlier scan kept that the listings prove "
+                           "unchanged (docs/performance.md).")
+    ] = False,
+    history_max_age: Annotated[
+        float, typer.Option(min=0, help="Hours a kept Glue job run or monitoring execution "
+                            "history is reused before it is read again (0: every scan).")
+    ] = 6.0,
     max_in_flight: Annotated[int, typer.Option(min=1, help="API calls in flight, in all.")] = 64,
     per_service: Annotated[
         int, typer.Option(min=1, help="API calls in flight per account, region and service.")
@@ -148,8 +157,10 @@ def scan(
     ] = 4,
     rate: Annotated[
         list[str] | None,
-        typer.Option(help="Requests per second per account, region and service, as "
-                     "SERVICE=N; repeatable. Defaults: "
+        typer.Option(help="Ceiling of requests per second per account, region and API "
+                     "operation, as SERVICE=N or, for one operation, SERVICE:Operation=N; "
+                     "repeatable. Each operation's rate adapts under it when AWS throttles. "
+                     "Defaults: "
                      + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_RATES.items()) + ".",
                      rich_help_panel=_PRESSURE),
     ] = None,
@@ -158,7 +169,7 @@ def scan(
                             "--rate.", rich_help_panel=_PRESSURE)
     ] = DEFAULT_RATE,
     max_attempts: Annotated[
-        int, typer.Option(min=1, help="Attempts per call, first included (botocore adaptive "
+        int, typer.Option(min=1, help="Attempts per call, first included (botocore standard "
                           "retries).", rich_help_panel=_PRESSURE)
     ] = DEFAULT_MAX_ATTEMPTS,
     call_timeout: Annotated[

@@ -62,8 +62,8 @@ def parse_rates(values: list[str] | None, base: Mapping[str, float] = DEFAULT_RA
         except ValueError:
             rate = -1.0
         if not sep or not service.strip() or rate <= 0:
-            fail(f"bad --rate {item!r}: use SERVICE=REQUESTS_PER_SECOND, e.g. sagemaker=10",
-                 EXIT_USAGE)
+            fail(f"bad --rate {item!r}: use SERVICE=REQUESTS_PER_SECOND or "
+                 "SERVICE:Operation=REQUESTS_PER_SECOND, e.g. sagemaker=10", EXIT_USAGE)
         problem = unknown_service(service.strip())
         if problem is not None:
             fail(f"--rate {item}: {problem}", EXIT_USAGE)
@@ -149,6 +149,10 @@ def build_request(
     collect = req.collect
     if "training_lookback_days" in given:
         collect = replace(collect, training_lookback_days=given["training_lookback_days"])
+    if given.get("full"):
+        collect = replace(collect, full=True)
+    if "history_max_age" in given:
+        collect = replace(collect, history_max_age_hours=given["history_max_age"])
     try:
         return replace(
             req,

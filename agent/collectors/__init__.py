@@ -24,7 +24,9 @@ COLLECTORS: tuple[Collector, ...] = (
         (Kind.ENDPOINTS, Kind.ENDPOINT_CONFIGS),
         sagemaker.endpoints,
         ("sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint",
-         "sagemaker:DescribeEndpointConfig"),
+         "sagemaker:DescribeEndpointConfig",
+         # Only on re-scans: proves kept configs are the ones that exist (creation times).
+         "sagemaker:ListEndpointConfigs"),
     ),
     Collector(
         "inference_components",

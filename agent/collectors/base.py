@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from agent.aws.handle import CallFailed, RegionHandle
+from agent.collectors.cache import RegionCache
 from agent.domain import GapKind, Inventory, Kind, Resource, freeze
 
 T = TypeVar("T")
@@ -31,6 +32,11 @@ class CollectOptions:
     # A scan derives both from its EvaluationOptions (ScanRequest.collect_options).
     objective_window_days: int = 0
     objective_endpoints: tuple[str, ...] = ()
+    # Incremental inventory (agent.collectors.cache): `full` reuses no cached record; run
+    # histories (Glue job runs, monitoring executions), which no listing can prove unchanged,
+    # are read again once their cached copy is older than this.
+    full: bool = False
+    history_max_age_hours: float = 6.0
 
 
 @dataclass
@@ -40,15 +46,21 @@ class Builder:
     account_id: str
     region: str
     resources: dict[Kind, list[Resource]] = field(default_factory=dict)
+    cache: RegionCache = field(default_factory=RegionCache)
 
     def add(
         self,
         kind: Kind,
         arn: str,
         name: str,
-        data: dict[str, Any],
+        data: Mapping[str, Any],
         incomplete_reason: str | None = None,
+        *,
+        version: str | None = None,
     ) -> Resource:
+        """Add a record; with `version`, a whole one is also kept for later scans to reuse."""
+        if version is not None and incomplete_reason is None:
+            self.cache.keep(kind, arn, name, version, data)
         res = Resource(
             kind=kind,
             arn=arn,
@@ -60,6 +72,13 @@ class Builder:
         )
         self.resources.setdefault(kind, []).append(res)
         return res
+
+    def reuse(self, kind: Kind, arn: str, name: str, version: str, *,
+              max_age: timedelta | None = None) -> Resource | None:
+        """Add the cached record of `arn` if the listing's `version` proves it unchanged;
+        None means the caller describes it."""
+        data = self.cache.reuse(kind, arn, version, max_age=max_age)
+        return None if data is None else self.add(kind, arn, name, data)
 
     def touch(self, kind: Kind) -> None:
         """Mark a kind as collected even when the region holds none of it."""

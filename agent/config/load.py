@@ -280,7 +280,10 @@ def scan_request(
             default_rate=lim.default_rate,
             accounts_in_parallel=lim.accounts_in_parallel,
         ),
-        collect=CollectOptions(training_lookback_days=settings.collect.training_lookback_days),
+        collect=CollectOptions(
+            training_lookback_days=settings.collect.training_lookback_days,
+            history_max_age_hours=settings.collect.history_max_age_hours,
+        ),
         params={c.id: p for c in checks if (p := settings.checks.params_for(c.id))},
         # The objective checks get the objectives from here; the scan derives from them what
         # the objective metrics collector reads (ScanRequest.collect_options).

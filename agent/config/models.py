@@ -163,12 +163,13 @@ class LimitsSettings(BaseModel):
     )
     max_attempts: Int = Field(
         default=5, ge=1, le=20,
-        description="Attempts per call, the first included (botocore adaptive retries).",
+        description="Attempts per call, the first included (botocore standard retries).",
     )
     rate_limits: Annotated[dict[str, Float], AfterValidator(known_services)] = Field(
         default_factory=dict,
-        description="Calls per second per service, per account and region, over the built-in "
-        "defaults (sagemaker 20, cloudwatch 9, glue 20, ...).",
+        description="Ceiling of calls per second per API operation, per account and region, "
+        "by service or `service:Operation`, over the built-in defaults (sagemaker 20, "
+        "cloudwatch 9, glue 20, ...).",
         json_schema_extra={"example": {"sagemaker": 10.0}},
     )
     default_rate: Float = Field(
@@ -182,6 +183,11 @@ class CollectSettings(BaseModel):
 
     training_lookback_days: Int = Field(
         default=90, ge=1, le=3650, description="Collect training jobs created in the last N days."
+    )
+    history_max_age_hours: Float = Field(
+        default=6.0, ge=0, le=720,
+        description="Hours a kept Glue job run or monitoring execution history is reused "
+        "before it is read again; 0 reads it every scan.",
     )
 
 

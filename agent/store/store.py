@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import metadata as pkg_metadata
@@ -21,6 +21,7 @@ from agent.store import (
     finding_reads,
     finding_writes,
     history,
+    inventory,
     migrate,
     reads,
     runs,
@@ -226,6 +227,7 @@ class Store:
         complete_scopes: set[tuple[str, str]],
         *,
         mutes: MuteSet | None = None,
+        cache: inventory.CacheWrite | None = None,
     ) -> AccountWrite:
         """Persist one account's results, gaps, inventory and coverage: all or nothing.
 
@@ -234,6 +236,8 @@ class Store:
         finding that is no longer reported become GONE (and resolve, if it was open).
         `mutes` marks the reported findings its rules match (as of the scan's start) muted,
         and the others unmuted; without it, every finding keeps the mute it had.
+        `cache` updates the records later scans may reuse, in the same transaction: a scan
+        that stops before its account is written leaves the cache as the last write left it.
         """
         writes.check_account(account_id, results, gaps, resources)
         now = self.clock()
@@ -245,9 +249,18 @@ class Store:
             writes.record_account(s, scan_id, account_id, seen_at, coverage_set)
             writes.write_gaps(s, scan_id, gaps)
             writes.write_resources(s, scan_id, account_id, resources, seen_at, prev)
+            if cache is not None:
+                inventory.write(s, account_id, cache, now)
             return finding_writes.write_findings(
                 s, scan, account_id, results, resources, complete_scopes, now, prev, mutes
             )
+
+    def cached_inventory(
+        self, account_id: str, region: str, kinds: Iterable[str]
+    ) -> dict[tuple[str, str], inventory.CachedRecord]:
+        """The records an earlier scan kept for reuse in one account and region."""
+        with self._session(f"reading the inventory cache of {account_id}/{region}") as s:
+            return inventory.load(s, account_id, region, kinds)
 
     def finish_scan(
         self,

@@ -288,3 +288,27 @@ class DeliveryRecord(_Table, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     claimed_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InventoryRecord(_Table, table=True):
+    """A described record a later scan may reuse instead of describing it again
+    (`agent.collectors.cache`): the newest version of each cacheable resource.
+
+    `version` is what the listing says about the record (its status and last-modified time,
+    or the creation time of an immutable one); a later listing that says the same proves the
+    record unchanged. `doc` is the record as JSON text with tagged datetimes
+    (`agent.store.inventory`), decoded only when reused.
+    """
+
+    __tablename__ = "inventory_records"
+    __table_args__ = (UniqueConstraint("account_id", "region", "kind", "arn"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str
+    region: str
+    kind: str
+    arn: str
+    name: str
+    version: str
+    doc: str = Field(sa_type=Text)
+    collected_at: datetime = Field(sa_type=UTCDateTime)
