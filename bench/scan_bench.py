@@ -133,6 +133,19 @@ def run_scan(emu: EmulatorProcess, args: argparse.Namespace, db: str, label: str
            "--output", os.devnull, "--no-progress", "-z"]
     for region in args.regions:
         cmd += ["-r", region]
+    if args.accounts > 1:
+        # Every seeded account, through the role the seed made in each (the first account is
+        # the caller's own, scanned with its own credentials).
+        from agent.emulator.__main__ import account_ids
+        from agent.emulator.bulk import AUDIT_ROLE
+
+        cmd += ["--account", ",".join(account_ids(args.accounts)), "--role-name", AUDIT_ROLE]
+    if args.no_rates:
+        # No limits on the server: none on the client either (its ceilings would be the bound).
+        from agent.aws.ratelimit import DEFAULT_RATES
+
+        cmd += ["--default-rate", "100000", "--rate",
+                ",".join(f"{service}=100000" for service in DEFAULT_RATES)]
     cmd += args.scan_arg + extra
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

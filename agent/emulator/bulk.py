@@ -77,12 +77,31 @@ def seed_bulk(spec: BulkSpec) -> int:
 
     total = 0
     for account in spec.accounts:
+        if len(spec.accounts) > 1:
+            _audit_role(account, spec.accounts[0])
         for region in spec.regions:
             sm = sagemaker_backends[account][region]
             total += _sagemaker(sm, account, region, spec.counts)
             total += _glue(glue_backends[account][region], account, spec.counts)
             total += _alarms(cloudwatch_backends[account][region], spec.counts)
     return total
+
+
+AUDIT_ROLE = "MLLensAudit"
+
+
+def _audit_role(account: str, trusted: str) -> None:
+    """The role a multi-account scan assumes in every account (`--role-name MLLensAudit`),
+    trusting the first account, from which the scanner runs."""
+    import json
+
+    from moto.iam.models import iam_backends
+
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": f"arn:aws:iam::{trusted}:root"}}]}
+    iam_backends[account]["global"].create_role(
+        AUDIT_ROLE, json.dumps(policy), "/", None, "", [], None)
 
 
 def _model(sm: Any, account: str, region: str, name: str, i: int) -> None:
