@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.aws.handle import RegionHandle
 from agent.collectors.base import Builder, CollectOptions, describe, fan_out, list_all
+from agent.collectors.cache import stamp
 from agent.domain import Kind
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -89,8 +90,9 @@ async def monitoring_executions(h: RegionHandle, out: Builder, opts: CollectOpti
         arn = summary.get("MonitoringScheduleArn") or out.arn(
             "sagemaker", f"monitoring-schedule/{name.lower()}"
         )
-        if max_age and out.reuse(Kind.MONITORING_EXECUTIONS, arn, name, version,
-                                 max_age=max_age):
+        # A schedule made again under the same name starts a new history.
+        kept = f"{version}|{stamp(summary.get('CreationTime'))}"
+        if max_age and out.reuse(Kind.MONITORING_EXECUTIONS, arn, name, kept, max_age=max_age):
             return
         data, problem = await describe(
             h, "sagemaker", "ListMonitoringExecutions", arn,
@@ -110,6 +112,6 @@ async def monitoring_executions(h: RegionHandle, out: Builder, opts: CollectOpti
                        for r in runs)
         out.add(Kind.MONITORING_EXECUTIONS, arn, name,
                 {**record, "MonitoringExecutionSummaries": runs},
-                version=version if finished else None)
+                version=kept if finished else None)
 
     await fan_out(schedules, one)
