@@ -76,7 +76,13 @@ def job_runs(inv: Inventory, job: Resource) -> tuple[list[Run] | None, OptionalI
     history = optional_record(inv, Kind.GLUE_JOB_RUNS, job.name)
     if history.record is None:
         return None, history
-    return logical_runs(items(history.record.get("JobRuns"))), history
+    runs = logical_runs(items(history.record.get("JobRuns")))
+    # Runs that started before the job was created belong to a deleted job of the same name
+    # (a kept history read before it was made again): they say nothing about this one.
+    created = as_datetime(job.get("CreatedOn"))
+    if created is not None:
+        runs = [r for r in runs if r.started >= created]
+    return runs, history
 
 
 def in_window(runs: list[Run], now: datetime, days: int) -> list[Run]:

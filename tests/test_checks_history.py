@@ -31,6 +31,16 @@ def test_last_run_retry_that_succeeded_is_not_a_failure() -> None:
     assert result.evidence["runs"][0]["attempts"] == 2
 
 
+def test_runs_from_before_the_job_was_created_are_not_its_own() -> None:
+    """A job made again under the same name is judged only on runs since its creation (a kept
+    history can still hold its predecessor's)."""
+    history = res(Kind.GLUE_JOB_RUNS, "j", JobName="j", JobRuns=[_run("r1", "FAILED", 5)])
+    [old] = run(LAST_RUN, inv(glue_job(CreatedOn=NOW - timedelta(days=30)), history))
+    assert old.status is Status.FAIL
+    [remade] = run(LAST_RUN, inv(glue_job(CreatedOn=NOW - timedelta(hours=1)), history))
+    assert remade.status is Status.NOT_APPLICABLE
+
+
 def test_last_run_ratio_expired_stopped_and_window() -> None:
     """Failures at or above the ratio fail at medium; EXPIRED fails at medium; STOPPED runs
     and runs older than the window are left out."""
