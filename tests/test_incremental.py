@@ -100,12 +100,21 @@ def test_changed_records_are_described_again(emu: Emulator, tmp_path: Path) -> N
                         ExecutionRoleArn=old["ExecutionRoleArn"], EnableNetworkIsolation=True)
         notebooks = sm.list_notebook_instances()["NotebookInstances"]
         sm.stop_notebook_instance(NotebookInstanceName=notebooks[0]["NotebookInstanceName"])
+        # forecast-legacy moves to a new config: the endpoint and that config are read again.
+        legacy = sm.describe_endpoint_config(EndpointConfigName="forecast-cfg")
+        sm.create_endpoint_config(EndpointConfigName="forecast-cfg-v2",
+                                  ProductionVariants=legacy["ProductionVariants"])
+        sm.update_endpoint(EndpointName="forecast-legacy", EndpointConfigName="forecast-cfg-v2")
         second = _scan(emu, store, history_max_age_hours=0)
         calls = _per_record(second)
         assert calls["sagemaker:DescribeModel"] == 1
         assert calls["sagemaker:DescribeNotebookInstance"] == 1
         assert calls["glue:GetJobRuns"] == first.calls_by_operation["glue:GetJobRuns"]
-        assert calls["sagemaker:DescribeEndpoint"] == 0
+        assert calls["sagemaker:DescribeEndpoint"] == 1
+        assert calls["sagemaker:DescribeEndpointConfig"] == 1
+        configs = {r.resource_arn.rsplit("/", 1)[-1] for r in second.results
+                   if r.resource_kind == "endpoint_configs"}
+        assert "forecast-cfg-v2" in configs and "forecast-cfg" not in configs
         isolation = {r.status.value for r in second.results
                      if r.check_id == "sagemaker_model_network_isolation_disabled"
                      and r.resource_arn.endswith("/archived-baseline")}

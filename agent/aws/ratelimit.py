@@ -33,6 +33,10 @@ DEFAULT_RATES: Mapping[str, float] = MappingProxyType({
     "organizations": 5.0,
 })
 DEFAULT_RATE = 10.0  # any other service
+# The ceilings a user may set: slower than one call a minute never finishes a scan, and NaN or
+# infinity is not a rate.
+MIN_RATE = 0.01
+MAX_RATE = 1_000_000.0
 DEFAULT_BURST_SECONDS = 1.0  # a bucket holds this many seconds' worth of tokens
 
 # Adaptation: a throttle halves the rate, unless the throttled call was sent before the last
@@ -76,17 +80,16 @@ class TokenBucket:
 
     async def acquire(self) -> float:
         """Take one token, sleeping until there is one; the seconds waited."""
-        waited = 0.0
-        # The lock makes waiters queue in order instead of all waking for the same token.
+        entered = self._clock()
+        # The lock makes waiters queue in order instead of all waking for the same token; the
+        # time queued behind other callers is waiting for a token too.
         async with self._lock:
             self._refill(self._clock())
             while self._tokens < 1.0:
-                delay = (1.0 - self._tokens) / self.rate
-                await asyncio.sleep(delay)
-                waited += delay
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
                 self._refill(self._clock())
             self._tokens -= 1.0
-        return waited
+        return self._clock() - entered
 
     def throttled(self, sent_at: float | None = None) -> bool:
         """AWS throttled a call sent at `sent_at` (this bucket's clock; default now): cut the

@@ -36,7 +36,8 @@ DIFF_FIELDS = ("change", "check_id", "account_id", "region", "resource_arn", "su
                "muted_before", "muted_after", "reason_before", "reason_after", "finding_id")
 SCAN_FIELDS = ("id", "uid", "status", "started_at", "finished_at", "accounts",
                "coverage_complete", "coverage_partial", "coverage_failed", "coverage_skipped",
-               "gaps", "new", "resolved", "open", "muted", "error")
+               "gaps", "new", "resolved", "open", "muted", "api_calls", "throttled",
+               "rate_waited_s", "reused", "described", "error")
 _STYLE = {"FAIL": "red", "PASS": "green", "UNKNOWN": "yellow", "NOT_APPLICABLE": "dim",
           "GONE": "dim"}
 
@@ -292,7 +293,22 @@ def scan_dict(r: ScanSummary) -> dict[str, Any]:
         "finished_at": _iso(s.finished_at), "accounts": r.accounts,
         **{f"coverage_{k}": v for k, v in r.coverage.items()},
         "gaps": r.gaps, "new": r.new, "resolved": r.resolved, "open": r.open,
-        "muted": r.muted, "error": s.error,
+        "muted": r.muted, **_cost(s.api_calls, s.summary), "error": s.error,
+    }
+
+
+def _cost(api_calls: int, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What the scan cost in AWS calls: calls made, throttling answers, seconds queued for
+    rate-limit tokens, and records reused from the inventory cache versus described (None
+    for scans from before these were recorded)."""
+    inventory = summary.get("inventory") or {}
+    throttled = summary.get("throttled")
+    return {
+        "api_calls": api_calls,
+        "throttled": sum(throttled.values()) if isinstance(throttled, Mapping) else None,
+        "rate_waited_s": summary.get("rate_waited_s"),
+        "reused": sum((inventory.get("reused") or {}).values()) if inventory else None,
+        "described": sum((inventory.get("described") or {}).values()) if inventory else None,
     }
 
 
@@ -302,7 +318,7 @@ def scans(rows: Sequence[ScanSummary], output_format: str) -> None:
         return
     t = Table(title=f"The latest {len(rows)} scans")
     for name in ("ID", "UID", "Started", "Took", "Status", "Accounts", "Coverage", "Gaps",
-                 "New", "Resolved", "Open", "Muted"):
+                 "Calls", "New", "Resolved", "Open", "Muted"):
         t.add_column(name, justify="right" if name not in ("UID", "Status") else "left")
     for r in rows:
         s = r.scan
@@ -311,7 +327,12 @@ def scans(rows: Sequence[ScanSummary], output_format: str) -> None:
         cover = f"{r.coverage['complete']}/{cells} complete" if cells else "-"
         if r.coverage["failed"] or r.coverage["partial"]:
             cover += f", {r.coverage['failed']} failed, {r.coverage['partial']} partial"
+        if r.coverage["skipped"]:
+            cover += f", {r.coverage['skipped']} skipped"
+        cost = _cost(s.api_calls, s.summary)
+        calls = str(s.api_calls) + (f" ({cost['throttled']} throttled)" if cost["throttled"]
+                                    else "")
         t.add_row(str(s.id), s.uid[:8], _when(s.started_at), took, s.status.value,
-                  str(r.accounts), cover, str(r.gaps), f"+{r.new}", f"-{r.resolved}",
+                  str(r.accounts), cover, str(r.gaps), calls, f"+{r.new}", f"-{r.resolved}",
                   str(r.open), str(r.muted))
     make_console().print(t)

@@ -105,7 +105,8 @@ def scan(
                            "unchanged (docs/performance.md).")
     ] = False,
     history_max_age: Annotated[
-        float, typer.Option(min=0, help="Hours a kept Glue job run or monitoring execution "
+        float, typer.Option(min=0, max=720, help="Hours a kept Glue job run or monitoring "
+                            "execution "
                             "history is reused before it is read again (0: every scan).")
     ] = 6.0,
     max_in_flight: Annotated[int, typer.Option(min=1, help="API calls in flight, in all.")] = 64,

@@ -8,6 +8,7 @@ defaults are exactly the flags' defaults.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -15,7 +16,7 @@ from typing import Any
 
 import botocore.session
 
-from agent.aws.ratelimit import DEFAULT_RATES
+from agent.aws.ratelimit import DEFAULT_RATES, MAX_RATE, MIN_RATE
 from agent.cli.common import EXIT_USAGE, fail, select_checks, split_names
 from agent.config import ConfigError, Settings, scan_request
 from agent.iam import unknown_service
@@ -61,9 +62,10 @@ def parse_rates(values: list[str] | None, base: Mapping[str, float] = DEFAULT_RA
             rate = float(number)
         except ValueError:
             rate = -1.0
-        if not sep or not service.strip() or rate <= 0:
+        if not sep or not service.strip() or not MIN_RATE <= rate <= MAX_RATE:
             fail(f"bad --rate {item!r}: use SERVICE=REQUESTS_PER_SECOND or "
-                 "SERVICE:Operation=REQUESTS_PER_SECOND, e.g. sagemaker=10", EXIT_USAGE)
+                 f"SERVICE:Operation=REQUESTS_PER_SECOND, a rate from {MIN_RATE:g} to "
+                 f"{MAX_RATE:g}, e.g. sagemaker=10", EXIT_USAGE)
         problem = unknown_service(service.strip())
         if problem is not None:
             fail(f"--rate {item}: {problem}", EXIT_USAGE)
@@ -152,7 +154,10 @@ def build_request(
     if given.get("full"):
         collect = replace(collect, full=True)
     if "history_max_age" in given:
-        collect = replace(collect, history_max_age_hours=given["history_max_age"])
+        hours = given["history_max_age"]
+        if not math.isfinite(hours):
+            fail(f"--history-max-age {hours}: give hours from 0 to 720", EXIT_USAGE)
+        collect = replace(collect, history_max_age_hours=hours)
     try:
         return replace(
             req,

@@ -184,3 +184,28 @@ def seeded_job_run(job: Any, state: str, started_on: datetime, *, execution_time
     run._transitions = [(state, state)]
     run.status = state
     return run
+
+
+def update_endpoint(self: Any) -> ActionResult:
+    """UpdateEndpoint (moto 5.2 has none): the endpoint takes the new config's variants and
+    data capture, and its LastModifiedTime moves, as AWS's does once the update finishes (the
+    emulator has no Updating phase)."""
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import sagemaker_backends
+
+    sm = sagemaker_backends[self.current_account][self.region]
+    name = self._get_param("EndpointName")
+    config_name = self._get_param("EndpointConfigName")
+    endpoint = sm.endpoints.get(name)
+    if endpoint is None:
+        raise ValidationError(message=f'Could not find endpoint "{name}".')
+    config = sm.endpoint_configs.get(config_name)
+    if config is None:
+        raise ValidationError(message=f'Could not find endpoint configuration "{config_name}".')
+    endpoint.endpoint_config_name = config_name
+    endpoint.production_variants = endpoint._process_production_variants(
+        config.production_variants)
+    endpoint.data_capture_config = config.data_capture_config
+    endpoint.last_modified_time = utcnow()
+    return ActionResult({"EndpointArn": endpoint.arn})

@@ -82,7 +82,8 @@ def install() -> None:
         _replace(SageMakerResponse, "describe_endpoint", fixes.describe_endpoint)
         _replace(SageMakerResponse, "list_models", fixes.paged_json("Models", 10))
         _add(SageMakerResponse, {"list_notebook_instance_lifecycle_configs":
-                                 catalog.list_notebook_instance_lifecycle_configs})
+                                 catalog.list_notebook_instance_lifecycle_configs,
+                                 "update_endpoint": catalog.update_endpoint})
         _replace(SageMakerResponse, "list_tags", catalog.list_tags)
 
         _add(CloudWatchResponse, {
