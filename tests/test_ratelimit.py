@@ -80,3 +80,17 @@ def test_limiter_counts_throttles_per_operation_and_cuts() -> None:
     assert limiter.cuts == 1
     assert limiter.bucket("1", "us-east-1", "sagemaker", "ListTrainingJobs").rate < 10.0
     assert limiter.bucket("1", "us-east-1", "sagemaker", "DescribeModel").rate == 10.0
+
+
+def test_time_queued_behind_other_callers_counts_as_waiting() -> None:
+    """Three callers at once on a bucket of one token at 20/s: the first takes the token, the
+    others wait a token interval each, including the time queued behind the one sleeping."""
+
+    async def go() -> list[float]:
+        bucket = TokenBucket(20.0, 1.0)
+        return list(await asyncio.gather(*(bucket.acquire() for _ in range(3))))
+
+    waits = sorted(asyncio.run(go()))
+    assert waits[0] == 0.0
+    assert waits[1] == pytest.approx(0.05, abs=0.03)
+    assert waits[2] == pytest.approx(0.10, abs=0.04)

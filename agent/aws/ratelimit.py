@@ -83,13 +83,15 @@ class TokenBucket:
         entered = self._clock()
         # The lock makes waiters queue in order instead of all waking for the same token; the
         # time queued behind other callers is waiting for a token too.
+        waited = self._lock.locked()
         async with self._lock:
             self._refill(self._clock())
             while self._tokens < 1.0:
+                waited = True
                 await asyncio.sleep((1.0 - self._tokens) / self.rate)
                 self._refill(self._clock())
             self._tokens -= 1.0
-        return self._clock() - entered
+        return self._clock() - entered if waited else 0.0
 
     def throttled(self, sent_at: float | None = None) -> bool:
         """AWS throttled a call sent at `sent_at` (this bucket's clock; default now): cut the

@@ -293,6 +293,13 @@ class Seeder:
                              error_message=error_message, attempt=attempt,
                              previous_run_id=previous_run_id, completed_on=completed)
         job.job_runs.append(run)
+        # AWS has no run from before its job was created: a run seeded in the past moves the
+        # job's creation (moto stamps it at create time) to a day before it.
+        created = job.created_on
+        aware = created if created.tzinfo else created.replace(tzinfo=UTC)
+        if aware > started:
+            earlier = started - timedelta(days=1)
+            job.created_on = earlier if created.tzinfo else earlier.replace(tzinfo=None)
         return str(run.job_run_id)
 
     def set_data_capture_status(
