@@ -11,314 +11,68 @@ instead of sinking the scan. Accounts and regions left out are written as covera
 - ("*", "account")          the account as a whole: complete, partial, failed or skipped;
 - ("*", "regions")          the account's region list could not be read (what was scanned).
 """
-
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from agent.aws.assume import (
-    AssumeRoleFailed,
-    RoleCredentials,
-    assume_with,
-    session_with,
     shared_loader,
 )
-from agent.aws.handle import CallFailed, Limits, RegionHandle, ScanContext
-from agent.collectors import Builder, CollectOptions, Collector, collectors_for
-from agent.collectors.cache import CACHED_KINDS, RegionCache
-from agent.domain import Gap, GapKind, Inventory, Kind, Resource, Result, Status, utcnow
-from agent.iam import client_name
-from agent.store.inventory import CacheWrite
+from agent.aws.handle import CallFailed, RegionHandle, ScanContext
+from agent.domain import Gap, GapKind, Result, Status, utcnow
+from agent.scan_account import (
+    Collected,
+    collect_region,
+    complete_scopes,
+    coverage_rows,
+    failed_account,
+    internal_failure,
+    needed_kinds,
+    scan_target,
+    service_of,
+)
+from agent.scan_types import (
+    ACCOUNT_ROW,
+    ALL_REGIONS,
+    NOTHING_READ,
+    NOTHING_TO_SCAN,
+    PSEUDO_KINDS,
+    REGION_LIST_ROW,
+    REGION_ROW,
+    AccountOutcome,
+    AlreadyScanned,
+    CoverageItem,
+    Env,
+    NoProgress,
+    Progress,
+    ScanError,
+    ScanOutcome,
+    ScanRequest,
+    Sink,
+)
 from agent.targets import (
     AccountPlan,
     Caller,
-    RegionPlan,
     Target,
     TargetSpec,
     discover_members,
-    enabled_regions,
     organizations_region,
     partition_of,
     plan_accounts,
-    plan_regions,
     run_key,
-    service_regions,
 )
-from checks.base import Check
-from checks.options import EvaluationOptions
-from checks.runner import evaluate
 
 log = structlog.get_logger(__name__)
 
-ALL_REGIONS = "*"  # the region of account-level coverage rows and gaps
-ACCOUNT_ROW = "account"
-REGION_ROW = "region"
-NOTHING_READ = "the scan read nothing: every account, region or API it needed was skipped or failed"
-NOTHING_TO_SCAN = "nothing to scan: every requested region was skipped"
-REGION_LIST_ROW = "regions"
-PSEUDO_KINDS = frozenset({ACCOUNT_ROW, REGION_ROW, REGION_LIST_ROW})
-
-CoverageItem = tuple[str, str, str, str]
-
-
-class ScanError(Exception):
-    """The scan as a whole could not run (no credentials, no account identity): exit code 1."""
-
-
-class AlreadyScanned(Exception):
-    """The targets were scanned since `ScanRequest.fresh_since`; nothing was started."""
-
-    def __init__(self, scan: Any) -> None:
-        super().__init__(f"scan {scan.id} ({scan.uid[:8]}) already covered these targets")
-        self.scan = scan
-
-
 # uuid5 namespace of sharded runs: every shard derives the same scan uid from the run key.
 _RUN_NAMESPACE = uuid.UUID("5b0b8a44-51d3-4a31-9c55-7a4f3f0e5a17")
-
-
-class Progress(Protocol):
-    def account_started(self, account_id: str, name: str) -> None: ...
-    def region_started(self, account_id: str, region: str, collectors: int) -> None: ...
-    def collector_done(self, account_id: str, region: str, collector: str, count: int) -> None: ...
-    def region_done(self, account_id: str, region: str) -> None: ...
-    def account_done(self, account_id: str, state: str, reason: str) -> None: ...
-
-
-class NoProgress:
-    def account_started(self, account_id: str, name: str) -> None:
-        pass
-
-    def region_started(self, account_id: str, region: str, collectors: int) -> None:
-        pass
-
-    def collector_done(self, account_id: str, region: str, collector: str, count: int) -> None:
-        pass
-
-    def region_done(self, account_id: str, region: str) -> None:
-        pass
-
-    def account_done(self, account_id: str, state: str, reason: str) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class ScanRequest:
-    checks: tuple[Check, ...]
-    # Shorthand kept for callers that only pick regions; `targets.regions` wins when both are set.
-    regions: tuple[str, ...] = ()
-    targets: TargetSpec = field(default_factory=TargetSpec)
-    profile: str | None = None
-    endpoint_url: str | None = None
-    limits: Limits = field(default_factory=Limits)
-    collect: CollectOptions = field(default_factory=CollectOptions)
-    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
-    # With `targets.shard`: the run every shard of one sharded scan names (a schedule time,
-    # a Step Functions execution name ...); the shards join one scan under it.
-    run_id: str | None = None
-    # Skip the scan (AlreadyScanned) when a complete or partial scan of the same targets
-    # started at or after this time: another agent has done this run's work.
-    fresh_since: datetime | None = None
-
-    @property
-    def collect_options(self) -> CollectOptions:
-        """`collect`, with what the objectives need read (window, endpoint globs) taken from
-        `evaluation`: the objectives are given once, so collection and checks cannot differ."""
-        objectives = self.evaluation.objectives
-        if not objectives.configured:
-            return self.collect
-        return replace(self.collect, objective_window_days=objectives.window_days,
-                       objective_endpoints=objectives.endpoint_globs())
-
-    @property
-    def spec(self) -> TargetSpec:
-        if self.targets.regions or not self.regions:
-            return self.targets
-        return replace(self.targets, regions=tuple(self.regions))
-
-    def scope(self) -> dict[str, Any]:
-        spec = self.spec
-        return {
-            "regions": list(spec.regions),
-            "checks": [c.id for c in self.checks],
-            "endpoint_url": self.endpoint_url,
-            "profile": self.profile,
-            "organization": spec.discovers,
-            "ou_ids": list(spec.ou_ids),
-            "include": list(spec.include),
-            "exclude": list(spec.exclude),
-            "role_name": spec.role_name,
-            "session_name": spec.session_name,
-            **({"shard": str(spec.shard), "run_id": self.run_id} if spec.shard else {}),
-        }
-
-
-@dataclass
-class AccountOutcome:
-    account_id: str
-    results: list[Result]
-    gaps: list[Gap]
-    resources: int
-    name: str = ""
-    # complete | partial | failed | skipped: the account's coverage row state.
-    state: str = "complete"
-    reason: str = ""
-    coverage: list[CoverageItem] = field(default_factory=list)
-    # Set when no requested region could be scanned here because none is enabled or offered
-    # (not a failure: there is nothing to read); says which and why.
-    nothing_to_scan: str = ""
-
-
-@dataclass
-class ScanOutcome:
-    uid: str
-    scan_id: int | None
-    status: str
-    started_at: datetime
-    finished_at: datetime
-    accounts: list[AccountOutcome]
-    api_calls: int
-    calls_by_operation: Counter[str]
-    # Sharded scans: this shard, and the whole scan's status after it (running until the
-    # last shard finishes). `status` is the shard's own.
-    shard: str | None = None
-    run_status: str | None = None
-    # Why a scan that read nothing is not a failure (`nothing_to_scan`), else empty.
-    note: str = ""
-
-    @property
-    def results(self) -> list[Result]:
-        return [r for a in self.accounts for r in a.results]
-
-    @property
-    def gaps(self) -> list[Gap]:
-        return [g for a in self.accounts for g in a.gaps]
-
-    def coverage(self) -> list[tuple[str, str, str, str, str]]:
-        """(account, region, kind, state, reason) rows, as written to the store."""
-        return [(a.account_id, *row) for a in self.accounts for row in a.coverage]
-
-
-class Sink(Protocol):
-    """Where finished accounts go: the store in production."""
-
-    def start_scan(
-        self, scope: dict[str, Any], *, uid: str | None = None, target_key: str | None = None
-    ) -> int: ...
-
-    def join_run(
-        self, run_key: str, shard: int, count: int, scope: dict[str, Any], *, uid: str,
-        target_key: str,
-    ) -> int: ...
-
-    def finish_shard(
-        self, scan_id: int, shard: int, status: str, api_calls: int, summary: dict[str, Any],
-        error: str | None = None, *, scope: dict[str, Any] | None = None,
-    ) -> Any: ...
-
-    def latest_of_targets(self, target_key: str, since: datetime) -> Any: ...
-
-    def write_account(
-        self,
-        scan_id: int,
-        account_id: str,
-        results: Sequence[Result],
-        gaps: Sequence[Gap],
-        resources: Sequence[Resource],
-        coverage: Sequence[CoverageItem],
-        complete_scopes: set[tuple[str, str]],
-    ) -> Any: ...
-
-    def finish_scan(
-        self,
-        scan_id: int,
-        status: str,
-        api_calls: int,
-        summary: dict[str, Any],
-        error: str | None = None,
-    ) -> None: ...
-
-    def findings(self, scan_id: int | None = None, *, account_id: str | None = None) -> Any: ...
-
-
-def needed_kinds(checks: Iterable[Check]) -> set[Kind]:
-    return {k for c in checks for k in c.needs}
-
-
-def service_of(c: Collector) -> str:
-    """The AWS service a collector reads (its IAM actions' prefix, as botocore names it)."""
-    prefix = c.actions[0].split(":", 1)[0] if c.actions else c.name
-    return client_name(prefix)
-
-
-async def collect_region(
-    h: RegionHandle,
-    collectors: Sequence[Collector],
-    opts: CollectOptions,
-    progress: Progress,
-    absent: Iterable[Kind] = (),
-    cache: RegionCache | None = None,
-) -> Inventory:
-    """Run the collectors for one region. `absent` kinds are known empty (service not offered);
-    `cache` holds the records an earlier scan kept, and gathers what this one keeps."""
-    out = Builder(h.account_id, h.region, cache=cache or RegionCache(h.region))
-    for kind in absent:
-        out.touch(kind)
-    progress.region_started(h.account_id, h.region, len(collectors))
-
-    async def run(c: Collector) -> None:
-        structlog.contextvars.bind_contextvars(collector=c.name)
-        try:
-            await c.fn(h, out, opts)
-        except CallFailed as failure:
-            # A collector that did not catch its own failure loses all its kinds.
-            h.gap(failure, kinds=c.kinds)
-        except Exception as exc:  # boundary: a collector bug becomes a recorded gap, not a crash
-            log.exception("collector_crashed", collector=c.name)
-            h.gaps.append(
-                Gap(h.account_id, h.region, c.name, "collect", GapKind.INTERNAL,
-                    f"{type(exc).__name__}: {exc}"[:1000], kinds=c.kinds)
-            )
-        count = sum(len(out.resources.get(k, ())) for k in c.kinds)
-        log.info("collector_done", collector=c.name, count=count)
-        progress.collector_done(h.account_id, h.region, c.name, count)
-
-    await asyncio.gather(*(run(c) for c in collectors))
-    out.cache.known.clear()  # what was not reused is stale: free it before evaluation
-    h.ctx.stats.reused.update(out.cache.reused)
-    h.ctx.stats.described.update(out.cache.described)
-    progress.region_done(h.account_id, h.region)
-    return out.freeze(h, utcnow())
-
-
-def coverage_rows(inventory: Inventory, kinds: Iterable[Kind]) -> list[CoverageItem]:
-    rows = []
-    for kind in sorted(kinds):
-        missing = inventory.missing([kind])
-        # Resources listed but not described: the kind is read, its records are not all whole.
-        undescribed = [r for r in inventory.of(kind) if r.incomplete_reason]
-        if missing:
-            reason = "; ".join(sorted({f"{g.operation}: {g.kind.value}" for g in missing}))
-            state = "partial" if inventory.of(kind) else "failed"
-            rows.append((inventory.region, kind.value, state, reason))
-        elif undescribed:
-            why = sorted({r.incomplete_reason or "" for r in undescribed})
-            reason = (f"{len(undescribed)} of {len(inventory.of(kind))} not fully described: "
-                      + "; ".join(why))
-            rows.append((inventory.region, kind.value, "partial", reason[:1000]))
-        else:
-            rows.append((inventory.region, kind.value, "complete", ""))
-    return rows
 
 
 def nothing_to_scan(accounts: Sequence[AccountOutcome]) -> str:
@@ -342,18 +96,6 @@ def read_anything(accounts: Iterable[AccountOutcome]) -> bool:
     )
 
 
-def complete_scopes(checks: Sequence[Check], inventories: Sequence[Inventory]) -> set[
-    tuple[str, str]
-]:
-    """(region, check) pairs whose inputs were fully collected: only these may resolve findings."""
-    return {
-        (inv.region, c.id)
-        for inv in inventories
-        for c in checks
-        if not inv.missing(c.needs)
-    }
-
-
 def summarise(
     results: Sequence[Result], gaps: Sequence[Gap], accounts: Sequence[AccountOutcome] = ()
 ) -> dict[str, Any]:
@@ -370,22 +112,6 @@ def summarise(
         "gaps": len(gaps),
         "accounts": dict(Counter(a.state for a in accounts)),
     }
-
-
-@dataclass
-class _Env:
-    """What every account of one scan shares."""
-
-    ctx: ScanContext
-    req: ScanRequest
-    spec: TargetSpec
-    base: Any
-    caller: Caller
-    caller_handle: RegionHandle
-    home: str
-    progress: Progress
-    sink: Sink
-    loader: Any = None  # botocore's model loader, shared by every account's session
 
 
 def home_region(session: Any, spec: TargetSpec) -> str:
@@ -438,168 +164,17 @@ async def plan_targets(
         raise ScanError(str(exc)) from exc
 
 
-async def _previous_unverified(env: _Env, account_id: str, reason: str) -> list[Result]:
-    """UNKNOWN observations for the account's known findings: open ones stay open, marked
-    unverified since this scan, instead of silently aging."""
-    wanted = {c.id for c in env.req.checks}
-    rows = await asyncio.to_thread(env.sink.findings, account_id=account_id)
-    now = utcnow()
-    return [
-        Result(
-            check_id=f.check_id, status=Status.UNKNOWN, resource_arn=f.resource_arn,
-            reason=reason, account_id=account_id, region=f.region, severity=f.severity,
-            pillar=f.pillar, resource_kind=f.resource_kind, sub_resource=f.sub_resource,
-            observed_at=now,
-        )
-        for f in rows
-        if f.check_id in wanted and str(f.status) != "GONE"
-    ]
-
-
-async def _failed_account(env: _Env, target: Target, failure: CallFailed) -> AccountOutcome:
-    kinds = tuple(sorted(needed_kinds(env.req.checks)))
-    gap = Gap(target.account_id, ALL_REGIONS, failure.service, failure.operation, failure.kind,
-              failure.classified.message[:1000], kinds=kinds)
-    reason = f"account not scanned: {failure.kind.value}: {failure.classified.message}"[:1000]
-    results = await _previous_unverified(env, target.account_id, reason)
-    return AccountOutcome(
-        target.account_id, results, [gap], 0, name=target.name, state="failed",
-        reason=reason, coverage=[(ALL_REGIONS, ACCOUNT_ROW, "failed", reason)],
-    )
-
-
-@dataclass
-class _Collected:
-    outcome: AccountOutcome
-    resources: list[Resource]
-    scopes: set[tuple[str, str]]
-    cache: CacheWrite | None = None
-
-
-async def scan_target(env: _Env, target: Target) -> _Collected:
-    """Collect and evaluate one account; every failure inside is recorded, none raised."""
-    structlog.contextvars.bind_contextvars(account=target.account_id)
-    req = env.req
-    kinds = needed_kinds(req.checks) - req.evaluation.unneeded
-    collectors = collectors_for(kinds | req.evaluation.needs)
-    async with AsyncExitStack() as stack:
-        creds: RoleCredentials | None = None
-        session = env.base
-        if target.role_arn:
-            creds = RoleCredentials(assume_with(env.caller_handle, target.role_arn,
-                                                env.spec.session_name, env.spec.external_id,
-                                                env.caller.arn or None))
-            try:
-                await creds.start()
-            except AssumeRoleFailed as failure:
-                log.warning("assume_role_failed", role=target.role_arn, kind=failure.cause.kind)
-                return _Collected(await _failed_account(env, target, failure), [], set())
-            session = session_with(creds, env.home, env.loader)
-        home = await stack.enter_async_context(
-            RegionHandle(env.ctx, session, target.account_id, env.home, creds)
-        )
-        account_gaps: list[Gap] = []
-        coverage: list[CoverageItem] = []
-        status: dict[str, str] | None
-        try:
-            status = await enabled_regions(home)
-        except CallFailed as failure:
-            status = None
-            account_gaps.append(home.gap(failure))
-        requested = env.spec.regions or (() if status is not None else (env.home,))
-        by_service = service_regions(env.caller.partition, {service_of(c) for c in collectors})
-        plans = plan_regions(requested, status, by_service)
-        if status is None:
-            coverage.append((ALL_REGIONS, REGION_LIST_ROW, "failed" if not env.spec.regions
-                             else "partial",
-                             f"region list unreadable ({account_gaps[0].kind.value}); scanned "
-                             f"only {', '.join(requested)}"))
-        for p in plans:
-            if p.skipped:
-                coverage.append((p.region, REGION_ROW, "skipped", p.skipped))
-
-        caches: dict[str, RegionCache] = {}
-
-        async def region(p: RegionPlan) -> Inventory:
-            structlog.contextvars.bind_contextvars(region=p.region)
-            chosen = [c for c in collectors if service_of(c) in p.services]
-            absent = [k for c in collectors if c not in chosen for k in c.kinds if k in kinds]
-            caches[p.region] = cache = await _region_cache(env, target.account_id, p.region,
-                                                           kinds)
-            async with RegionHandle(env.ctx, session, target.account_id, p.region, creds) as h:
-                return await collect_region(h, chosen, req.collect_options, env.progress,
-                                            absent, cache)
-
-        scanned = [p for p in plans if not p.skipped]
-        inventories = await asyncio.gather(*(region(p) for p in scanned))
-
-    results: list[Result] = []
-    for inv in inventories:
-        results.extend(evaluate(req.checks, inv, req.params, req.evaluation))
-    gaps = account_gaps + [g for inv in inventories for g in inv.gaps]
-    for p, inv in zip(scanned, inventories, strict=True):
-        rows = coverage_rows(inv, kinds)
-        skipped_kinds = {k.value: reason for c in collectors for k in c.kinds
-                         for s, reason in p.unavailable.items() if service_of(c) == s}
-        for r, k, st, why in rows:
-            coverage.append((r, k, "skipped", skipped_kinds[k]) if k in skipped_kinds
-                            else (r, k, st, why))
-    # Any gap leaves the account partial: a record not described is as unread as a listing.
-    partial = (status is None and not env.spec.regions) or bool(gaps)
-    reasons = sorted({f"{g.service}:{g.operation} {g.kind.value}" for g in gaps})
-    state = "partial" if partial else "complete"
-    reason = "; ".join(reasons)[:1000] if partial else ""
-    idle = ""
-    if plans and not scanned and not gaps:
-        # Every requested region skipped (not enabled, not offered): nothing to read here.
-        idle = ("has no region to scan: " + "; ".join(
-            f"{p.region} {p.skipped}" for p in plans))[:1000]
-        state, reason = "skipped", idle
-    coverage.append((ALL_REGIONS, ACCOUNT_ROW, state, reason or f"{len(scanned)} regions"))
-    resources = [r for inv in inventories for rs in inv.resources.values() for r in rs]
-    outcome = AccountOutcome(target.account_id, results, gaps, len(resources), name=target.name,
-                             state=state, reason=reason, coverage=coverage,
-                             nothing_to_scan=idle)
-    return _Collected(outcome, resources, complete_scopes(req.checks, inventories),
-                      cache_write(inventories, caches))
-
-
-async def _region_cache(env: _Env, account_id: str, region: str,
-                        kinds: Iterable[Kind]) -> RegionCache:
-    """What earlier scans kept for this account and region (nothing under --full)."""
-    cache = RegionCache(region, use=not env.req.collect.full)
-    wanted = sorted(k.value for k in CACHED_KINDS.intersection(kinds))
-    loader = getattr(env.sink, "cached_inventory", None)
-    if cache.use and wanted and loader is not None:
-        cache.known = await asyncio.to_thread(loader, account_id, region, wanted)
-    return cache
-
-
-def cache_write(inventories: Sequence[Inventory],
-                caches: Mapping[str, RegionCache]) -> CacheWrite:
-    """The account's cache update: what was described, and for each cached kind read in full,
-    the ARNs still there (the rest of its rows go)."""
-    entries = [e for inv in inventories for e in caches[inv.region].fresh]
-    listed = {
-        (inv.region, kind.value): frozenset(r.arn for r in inv.of(kind))
-        for inv in inventories
-        for kind in CACHED_KINDS.intersection(inv.resources)
-        if not inv.missing([kind])
-    }
-    return CacheWrite(entries, listed)
-
-
 class _Runner:
     """Runs the accounts of one scan, a bounded number at a time, each written when done."""
 
-    def __init__(self, env: _Env, scan_id: int) -> None:
+    def __init__(self, env: Env, scan_id: int) -> None:
         self.env = env
         self.scan_id = scan_id
         self.outcomes: list[AccountOutcome] = []
         self.writes: set[asyncio.Future[Any]] = set()
         self.bound = asyncio.Semaphore(env.ctx.limits.accounts_in_parallel)
 
-    async def _write(self, c: _Collected) -> None:
+    async def _write(self, c: Collected) -> None:
         o = c.outcome
         extra = {"cache": c.cache} if c.cache is not None else {}
         fut = asyncio.ensure_future(asyncio.to_thread(
@@ -614,7 +189,7 @@ class _Runner:
         outcome = AccountOutcome(account_id, [], [], 0, name=name, state="skipped",
                                  reason=reason,
                                  coverage=[(ALL_REGIONS, ACCOUNT_ROW, "skipped", reason)])
-        await self._write(_Collected(outcome, [], set()))
+        await self._write(Collected(outcome, [], set()))
         self.outcomes.append(outcome)
         self.env.progress.account_done(account_id, "skipped", reason)
 
@@ -625,8 +200,8 @@ class _Runner:
                 collected = await scan_target(self.env, target)
             except Exception as exc:  # boundary: one broken account cannot sink the scan
                 log.exception("account_crashed", account=target.account_id)
-                failure = CallFailed("mllens", "scan", _internal(exc))
-                collected = _Collected(await _failed_account(self.env, target, failure), [],
+                failure = CallFailed("mllens", "scan", internal_failure(exc))
+                collected = Collected(await failed_account(self.env, target, failure), [],
                                        set())
             await self._write(collected)
             del collected.resources[:]  # the inventory goes once the account is durable
@@ -651,12 +226,6 @@ class _Runner:
     async def settle(self) -> None:
         if self.writes:
             await asyncio.gather(*self.writes, return_exceptions=True)
-
-
-def _internal(exc: BaseException) -> Any:
-    from agent.aws.errors import Classified
-
-    return Classified(GapKind.INTERNAL, type(exc).__name__, f"{type(exc).__name__}: {exc}")
 
 
 async def run_scan(
@@ -714,7 +283,7 @@ async def run_scan(
             return str(sink.finish_shard(scan_id, shard.index, status, ctx.stats.total(),
                                          summary, error, scope=scope))
 
-        env = _Env(ctx, req, spec, base, caller, caller_handle, home, progress, sink,
+        env = Env(ctx, req, spec, base, caller, caller_handle, home, progress, sink,
                    shared_loader(base))
         runner = _Runner(env, scan_id)
         try:
@@ -771,3 +340,14 @@ async def run_scan(
         run_status=run_status,
         note=note,
     )
+
+
+# The scan's public names, wherever they are defined (`agent.scan_types`, `agent.scan_account`).
+__all__ = [
+    "ACCOUNT_ROW", "ALL_REGIONS", "NOTHING_READ", "NOTHING_TO_SCAN", "PSEUDO_KINDS",
+    "REGION_LIST_ROW", "REGION_ROW", "AccountOutcome", "AlreadyScanned", "CoverageItem",
+    "NoProgress", "Progress", "ScanError", "ScanOutcome", "ScanRequest", "Sink",
+    "collect_region", "complete_scopes", "coverage_rows", "home_region", "identify_caller",
+    "needed_kinds", "nothing_to_scan", "plan_targets", "read_anything", "run_scan",
+    "service_of", "summarise",
+]
