@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -147,6 +148,33 @@ def test_agent_run_migrates_a_database_recreated_under_it(
         assert current_revision(store.engine) == head_revision()
         assert [s.uid for s in store.latest_scans(10)] == [again.uid]
     assert agent.status.failures == 0
+
+
+@pytest.mark.emulator
+def test_agent_run_follows_a_sqlite_file_deleted_or_replaced_under_it(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """The agent's SQLite file is deleted between runs: the next run writes a new store at the
+    path (migrated), not the deleted file it had open; a foreign file put there fails the run."""
+    path = tmp_path / "agent.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        agent = _agent(emu, store)
+        assert _run(agent) is not None
+        for leftover in tmp_path.glob("agent.db*"):
+            leftover.unlink()
+        again = _run(agent)
+        assert again is not None and again.status == "complete", agent.status.last
+        assert path.exists()
+        with Store.open(f"sqlite:///{path}", migrate=False, read_only=True) as reader:
+            assert [s.uid for s in reader.latest_scans(10)] == [again.uid]
+        for leftover in tmp_path.glob("agent.db*"):
+            leftover.unlink()
+        foreign = sqlite3.connect(path)
+        foreign.execute("CREATE TABLE notes (t TEXT)")
+        foreign.commit()
+        foreign.close()
+        assert _run(agent) is None
+        assert agent.status.failures == 1 and "not an mllens store" in agent.status.last["reason"]
 
 
 def _set_version(url: str, version: str) -> None:

@@ -97,7 +97,13 @@ class Store:
     def ensure_schema(self) -> None:
         """Bring the schema to head again, as `open` did: a long-running process calls it
         before each run, so a database emptied or recreated meanwhile is migrated anew (a
-        foreign, unversioned or newer schema is still refused). StoreError when it cannot."""
+        foreign, unversioned or newer schema is still refused). StoreError when it cannot.
+
+        A SQLite file's pooled connections are dropped first: they hold the file that was open
+        when they connected, so a file deleted or replaced since would go on taking the writes
+        of every run, unseen, instead of the one now at the path."""
+        if self.engine.dialect.name == "sqlite":
+            self.engine.dispose()
         _prepare_schema(self.engine, self._migrate)
 
     def close(self) -> None:
