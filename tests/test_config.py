@@ -39,6 +39,18 @@ BAD_INPUTS = {
         "[checks.params.sagemaker_training_no_managed_spot]\nspot_min_runtime_s = true\n",
         "spot_min_runtime_s: expected an integer, got true",
     ),
+    "number for a boolean": (
+        "[schedule]\nrun_at_start = 1\n",
+        "schedule.run_at_start: expected true or false, got 1",
+    ),
+    "word for a boolean": (
+        '[targets]\norganization = "yes"\n',
+        'targets.organization: expected true or false, got "yes"',
+    ),
+    "rate that is not a number": (
+        "[limits.rate_limits]\nsagemaker = nan\n",
+        "limits.rate_limits: the rate for sagemaker must be from 0.01 to 1e+06 calls a second",
+    ),
     "unknown parameter": (
         "[checks.params.sagemaker_training_no_managed_spot]\nspot_min_runtime = 60\n",
         "checks.params.sagemaker_training_no_managed_spot.spot_min_runtime: unknown parameter "

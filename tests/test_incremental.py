@@ -88,8 +88,9 @@ def test_rescan_of_an_unchanged_estate_describes_nothing_kept(emu: Emulator,
 
 
 def test_changed_records_are_described_again(emu: Emulator, tmp_path: Path) -> None:
-    """A model made again under the same name, a stopped notebook and a history past its age
-    are read again; everything else is reused."""
+    """A model made again under the same name, a stopped notebook, an endpoint moved to a new
+    config, an endpoint whose capacity changed and a history past its age are read again;
+    everything else is reused."""
     sm = clients_for(emu, MANAGEMENT, REGION)["sagemaker"]
     with Store.open(f"sqlite:///{tmp_path / 'inc.db'}") as store:
         first = _scan(emu, store)
@@ -105,12 +106,16 @@ def test_changed_records_are_described_again(emu: Emulator, tmp_path: Path) -> N
         sm.create_endpoint_config(EndpointConfigName="forecast-cfg-v2",
                                   ProductionVariants=legacy["ProductionVariants"])
         sm.update_endpoint(EndpointName="forecast-legacy", EndpointConfigName="forecast-cfg-v2")
+        # Autoscaling changes ranker's capacity: its LastModifiedTime moves, it is read again.
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName="ranker",
+            DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 3}])
         second = _scan(emu, store, history_max_age_hours=0)
         calls = _per_record(second)
         assert calls["sagemaker:DescribeModel"] == 1
         assert calls["sagemaker:DescribeNotebookInstance"] == 1
         assert calls["glue:GetJobRuns"] == first.calls_by_operation["glue:GetJobRuns"]
-        assert calls["sagemaker:DescribeEndpoint"] == 1
+        assert calls["sagemaker:DescribeEndpoint"] == 2
         assert calls["sagemaker:DescribeEndpointConfig"] == 1
         configs = {r.resource_arn.rsplit("/", 1)[-1] for r in second.results
                    if r.resource_kind == "endpoint_configs"}

@@ -31,6 +31,7 @@ from agent.config.values import (
     SESSION_NAME,
     SNS_ARN,
     AccountIds,
+    Bool,
     CronList,
     Float,
     Int,
@@ -75,7 +76,7 @@ class ScheduleSettings(BaseModel):
     timezone: Annotated[str, AfterValidator(timezone_name)] = Field(
         default="UTC", description="Time zone the cron expressions are read in."
     )
-    run_at_start: bool = Field(default=False, description="Also scan once when the agent starts.")
+    run_at_start: Bool = Field(default=False, description="Also scan once when the agent starts.")
     jitter_s: Int = Field(
         default=0,
         ge=0,
@@ -102,7 +103,7 @@ class TargetsSettings(BaseModel):
 
     model_config = SECTION
 
-    organization: bool = Field(
+    organization: Bool = Field(
         default=False, description="Scan every active account of the AWS Organization."
     )
     ou_ids: OuIds = Field(

@@ -206,6 +206,18 @@ def existing_file(value: Path | None) -> Path | None:
     return value
 
 
+def _boolean(value: Any) -> Any:
+    """true or false only: pydantic's lax mode also reads 1, 0.0, "yes" and "off", and in a
+    settings file any of those is a mistake that would silently switch something on (the
+    whole organisation, say). The environment gives strings: "true" and "false" stand."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError("expected true or false")
+
+
+Bool = Annotated[bool, BeforeValidator(_boolean)]
 Int = Annotated[int, BeforeValidator(_not_bool("an integer"))]
 Float = Annotated[float, BeforeValidator(_not_bool("a number"))]
 Names = Annotated[tuple[str, ...], NoDecode, BeforeValidator(names)]

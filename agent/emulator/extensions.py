@@ -80,6 +80,12 @@ def install() -> None:
             _replace(SageMakerResponse, _snake(pair.create), functools.partial(recording, pair))
             _replace(SageMakerResponse, _snake(pair.describe), functools.partial(echoing, pair))
         _replace(SageMakerResponse, "describe_endpoint", fixes.describe_endpoint)
+        for action, collection, param in (
+            ("start_notebook_instance", "notebook_instances", "NotebookInstanceName"),
+            ("stop_notebook_instance", "notebook_instances", "NotebookInstanceName"),
+            ("update_endpoint_weights_and_capacities", "endpoints", "EndpointName"),
+        ):
+            _replace(SageMakerResponse, action, fixes.touching(collection, param))
         _replace(SageMakerResponse, "list_models", fixes.paged_json("Models", 10))
         _add(SageMakerResponse, {"list_notebook_instance_lifecycle_configs":
                                  catalog.list_notebook_instance_lifecycle_configs,

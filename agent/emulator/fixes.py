@@ -174,3 +174,27 @@ def describe_scheduled_actions(original: Handler) -> Handler:
         return json.dumps(answer)
 
     return _mark(handler)
+
+
+def touching(collection: str, param: str) -> Callable[[Handler], Handler]:
+    """moto leaves LastModifiedTime where the create put it; AWS moves it when a notebook is
+    started or stopped and when an endpoint's weights or capacities change, and an incremental
+    scan relies on that. Wraps the action so the named record's time moves after it worked."""
+
+    def make(original: Handler) -> Handler:
+        @functools.wraps(original)
+        def handler(self: Any) -> Any:
+            from moto.core.utils import utcnow
+            from moto.sagemaker.models import sagemaker_backends
+
+            result = original(self)
+            records = getattr(sagemaker_backends[self.current_account][self.region], collection)
+            record = records.get(self._get_param(param))
+            if record is not None:
+                record.last_modified_time = utcnow()
+            return result
+
+        handler._mllens_wrapped = True  # type: ignore[attr-defined]
+        return handler
+
+    return make
