@@ -19,9 +19,9 @@ import pytest
 
 from agent.domain import Kind
 from agent.emulator import Emulator, FaultRule
-from agent.emulator.org import MANAGEMENT, clients_for, production_estate, research_estate
 from agent.store import ScanRow, ScanStatus, Store
 from checks import all_checks
+from tests.estates import management_estate
 from tests.test_notify_ledger import Hook
 
 pytestmark = pytest.mark.emulator
@@ -34,13 +34,8 @@ CHECKS = [c.id for c in all_checks() if set(c.needs) <= {
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        e.reset()
-        c = clients_for(e, MANAGEMENT, REGION)
-        production_estate(e, c, MANAGEMENT, REGION)
-        research_estate(e, c, MANAGEMENT, REGION)
+    with management_estate(REGION) as e:
         yield e
-        e.reset()
 
 
 def settings_file(tmp_path: Path, db: str, *, cron: str, extra: str = "") -> Path:

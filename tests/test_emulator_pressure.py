@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from agent.aws.errors import classify
 from agent.domain import GapKind
-from agent.emulator.bulk import BulkSpec, seed_bulk
+from agent.emulator.bulk import AUDIT_ROLE, BulkSpec, seed_bulk
 from agent.emulator.faults import WsgiApp
 from agent.emulator.ratelimit import (
     Latency,
@@ -139,6 +139,14 @@ def test_bulk_seed_creates_valid_records_in_every_account() -> None:
         assert validate_output("sagemaker", op, answer) == [], op
     assert len(emu.client("glue").get_jobs()["Jobs"]) == 2
     assert len(emu.client("cloudwatch").describe_alarms()["MetricAlarms"]) == 2
+    # Several accounts: the first can assume the audit role in the second and sees its estate.
+    creds = emu.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::210987654321:role/{AUDIT_ROLE}", RoleSessionName="bench",
+    )["Credentials"]
+    other = emu.client("sagemaker", aws_access_key_id=creds["AccessKeyId"],
+                       aws_secret_access_key=creds["SecretAccessKey"],
+                       aws_session_token=creds["SessionToken"])
+    assert len(other.list_endpoints()["Endpoints"]) == 3
     emu.stop()
     with pytest.raises(ValueError, match="unknown kinds"):
         BulkSpec.parse("gpus=3", ["1"], ["r"])

@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from agent.aws.handle import Limits
 from agent.collectors import CollectOptions
 from agent.emulator import Emulator
-from agent.emulator.org import MANAGEMENT, clients_for, production_estate, research_estate
+from agent.emulator.org import MANAGEMENT, clients_for
 from agent.scan import ScanOutcome, ScanRequest, run_scan
 from agent.store import Store
 from agent.store.inventory import CacheEntry, CacheWrite, decode, encode
 from agent.store.tables import InventoryRecord
 from checks import all_checks
+from tests.estates import management_estate
 
 pytestmark = pytest.mark.emulator
 
@@ -37,13 +38,8 @@ PER_RECORD = ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        e.reset()
-        c = clients_for(e, MANAGEMENT, REGION)
-        production_estate(e, c, MANAGEMENT, REGION)
-        research_estate(e, c, MANAGEMENT, REGION)
+    with management_estate(REGION) as e:
         yield e
-        e.reset()
 
 
 def _scan(emu: Emulator, store: Store, **collect: Any) -> ScanOutcome:
