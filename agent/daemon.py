@@ -220,7 +220,9 @@ class Agent:
 
     async def scan_once(self, slot: datetime) -> ScanOutcome | None:
         """One scheduled run; None when it was skipped (recorded in the status and the log)."""
-        req = replace(self.request, fresh_since=slot)
+        # The agent reads findings back from the store (notifications, reports): it keeps no
+        # account's results past its write, so memory follows the largest account.
+        req = replace(self.request, fresh_since=slot, keep_results=False)
         self.status.state = "waiting"
         try:
             # An emptied database (dropped and recreated) is migrated again, as at start-up.
@@ -257,13 +259,13 @@ class Agent:
         done_after = await after_scan(self.store, outcome, self.after)
         self.status.last = {
             "uid": outcome.uid, "status": outcome.status, "slot": _iso(slot),
-            "finished_at": _iso(outcome.finished_at), "results": len(outcome.results),
+            "finished_at": _iso(outcome.finished_at), "results": outcome.result_count,
             "api_calls": outcome.api_calls,
             "notified": done_after.notified.new_findings if done_after.notified else 0,
             "reports": [str(p) for p in done_after.reports],
         }
         log.info("scan_done", scan=outcome.uid, status=outcome.status, slot=_iso(slot),
-                 results=len(outcome.results), api_calls=outcome.api_calls,
+                 results=outcome.result_count, api_calls=outcome.api_calls,
                  next_run=_iso(self.next_run()))
         if outcome.status == "failed":  # it read nothing: every role or API refused
             self.status.failed(self.clock(), outcome_error(outcome))

@@ -26,7 +26,7 @@ from agent.aws.assume import (
     shared_loader,
 )
 from agent.aws.handle import CallFailed, RegionHandle, ScanContext
-from agent.domain import Gap, GapKind, Result, Status, utcnow
+from agent.domain import Gap, GapKind, Result, utcnow
 from agent.scan_account import (
     Collected,
     collect_region,
@@ -56,6 +56,7 @@ from agent.scan_types import (
     ScanOutcome,
     ScanRequest,
     Sink,
+    Tally,
 )
 from agent.targets import (
     AccountPlan,
@@ -99,16 +100,16 @@ def read_anything(accounts: Iterable[AccountOutcome]) -> bool:
 def summarise(
     results: Sequence[Result], gaps: Sequence[Gap], accounts: Sequence[AccountOutcome] = ()
 ) -> dict[str, Any]:
-    by_pillar: dict[str, Counter[str]] = {}
-    failed_by_severity: Counter[str] = Counter()
-    for r in results:
-        by_pillar.setdefault(r.pillar.value, Counter())[r.status.value] += 1
-        if r.status is Status.FAIL:
-            failed_by_severity[r.severity.value] += 1
+    return summary_of(Tally.of(results), gaps, accounts)
+
+
+def summary_of(
+    tally: Tally, gaps: Sequence[Gap], accounts: Sequence[AccountOutcome] = ()
+) -> dict[str, Any]:
     return {
-        "by_pillar": {p: dict(c) for p, c in by_pillar.items()},
-        "failed_by_severity": dict(failed_by_severity),
-        "status": dict(Counter(r.status.value for r in results)),
+        "by_pillar": {p: dict(c) for p, c in tally.by_pillar.items()},
+        "failed_by_severity": dict(tally.failed_by_severity),
+        "status": dict(tally.status),
         "gaps": len(gaps),
         "accounts": dict(Counter(a.state for a in accounts)),
     }
@@ -206,10 +207,13 @@ class _Runner:
             await self._write(collected)
             del collected.resources[:]  # the inventory goes once the account is durable
             collected.cache = None
-            self.outcomes.append(collected.outcome)
             o = collected.outcome
+            o.tally = Tally.of(o.results)
+            if not self.env.req.keep_results:
+                o.results = []  # durable in the store; only the counts stay
+            self.outcomes.append(o)
             log.info("account_done", account=o.account_id, state=o.state,
-                     results=len(o.results), gaps=len(o.gaps), resources=o.resources)
+                     results=o.tally.results, gaps=len(o.gaps), resources=o.resources)
             self.env.progress.account_done(o.account_id, o.state, o.reason)
 
     async def run(self, plan: AccountPlan) -> None:
@@ -301,11 +305,13 @@ async def run_scan(
                 log.warning("finish_scan_failed", status=status, exc_info=True)
             raise
     accounts = runner.outcomes
-    all_results = [r for a in accounts for r in a.results]
     all_gaps = [g for a in accounts for g in a.gaps]
     status = "partial" if any(a.state in ("partial", "failed") for a in accounts) else "complete"
     failure: str | None = None
-    summary = summarise(all_results, all_gaps, accounts)
+    tally = Tally()
+    for a in accounts:
+        tally.add(a.counted())
+    summary = summary_of(tally, all_gaps, accounts)
     limiter = ctx.limiter()
     # What AWS's quotas cost this scan: throttling answers seen (botocore retried them) and
     # seconds calls waited on the client-side buckets, summed over calls.
@@ -344,10 +350,34 @@ async def run_scan(
 
 # The scan's public names, wherever they are defined (`agent.scan_types`, `agent.scan_account`).
 __all__ = [
-    "ACCOUNT_ROW", "ALL_REGIONS", "NOTHING_READ", "NOTHING_TO_SCAN", "PSEUDO_KINDS",
-    "REGION_LIST_ROW", "REGION_ROW", "AccountOutcome", "AlreadyScanned", "CoverageItem",
-    "NoProgress", "Progress", "ScanError", "ScanOutcome", "ScanRequest", "Sink",
-    "collect_region", "complete_scopes", "coverage_rows", "home_region", "identify_caller",
-    "needed_kinds", "nothing_to_scan", "plan_targets", "read_anything", "run_scan",
-    "service_of", "summarise",
+    "ACCOUNT_ROW",
+    "ALL_REGIONS",
+    "NOTHING_READ",
+    "NOTHING_TO_SCAN",
+    "PSEUDO_KINDS",
+    "REGION_LIST_ROW",
+    "REGION_ROW",
+    "AccountOutcome",
+    "AlreadyScanned",
+    "CoverageItem",
+    "NoProgress",
+    "Progress",
+    "ScanError",
+    "ScanOutcome",
+    "ScanRequest",
+    "Sink",
+    "Tally",
+    "collect_region",
+    "complete_scopes",
+    "coverage_rows",
+    "home_region",
+    "identify_caller",
+    "needed_kinds",
+    "nothing_to_scan",
+    "plan_targets",
+    "read_anything",
+    "run_scan",
+    "service_of",
+    "summarise",
+    "summary_of",
 ]

@@ -4,14 +4,14 @@ finished accounts go to, progress reporting, and what every account of one scan 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from agent.aws.handle import Limits, RegionHandle, ScanContext
 from agent.collectors import CollectOptions
-from agent.domain import Gap, Resource, Result
+from agent.domain import Gap, Resource, Result, Status
 from agent.targets import Caller, TargetSpec
 from checks.base import Check
 from checks.options import EvaluationOptions
@@ -78,6 +78,10 @@ class ScanRequest:
     collect: CollectOptions = field(default_factory=CollectOptions)
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
+    # False: each account's results are dropped once it is written (the outcome keeps their
+    # counts). For callers that read the findings back from the store, as the agent does:
+    # then nothing holds the organisation's results until the scan ends.
+    keep_results: bool = True
     # With `targets.shard`: the run every shard of one sharded scan names (a schedule time,
     # a Step Functions execution name ...); the shards join one scan under it.
     run_id: str | None = None
@@ -132,6 +136,40 @@ class AccountOutcome:
     # Set when no requested region could be scanned here because none is enabled or offered
     # (not a failure: there is nothing to read); says which and why.
     nothing_to_scan: str = ""
+    # The results' counts, kept when the results themselves are dropped (`keep_results`).
+    tally: Tally | None = None
+
+    def counted(self) -> Tally:
+        return self.tally if self.tally is not None else Tally.of(self.results)
+
+
+@dataclass
+class Tally:
+    """Result counts: per pillar and status, failures per severity, per status."""
+
+    by_pillar: dict[str, Counter[str]] = field(default_factory=dict)
+    failed_by_severity: Counter[str] = field(default_factory=Counter)
+    status: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, results: Iterable[Result]) -> Tally:
+        t = cls()
+        for r in results:
+            t.by_pillar.setdefault(r.pillar.value, Counter())[r.status.value] += 1
+            t.status[r.status.value] += 1
+            if r.status is Status.FAIL:
+                t.failed_by_severity[r.severity.value] += 1
+        return t
+
+    def add(self, other: Tally) -> None:
+        for pillar, counts in other.by_pillar.items():
+            self.by_pillar.setdefault(pillar, Counter()).update(counts)
+        self.failed_by_severity.update(other.failed_by_severity)
+        self.status.update(other.status)
+
+    @property
+    def results(self) -> int:
+        return sum(self.status.values())
 
 
 @dataclass
@@ -153,7 +191,12 @@ class ScanOutcome:
 
     @property
     def results(self) -> list[Result]:
+        """Every result, of the accounts whose results were kept (`keep_results`)."""
         return [r for a in self.accounts for r in a.results]
+
+    @property
+    def result_count(self) -> int:
+        return sum(a.counted().results for a in self.accounts)
 
     @property
     def gaps(self) -> list[Gap]:
