@@ -111,6 +111,11 @@ class Kind(enum.StrEnum):
     OBJECTIVE_METRICS = "objective_metrics"
 
 
+# A training job in one of these statuses is over: its record no longer changes (but for its
+# warm pool), so the checks judge it as finished and the inventory may keep it.
+FINISHED_TRAINING_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+
+
 class GapKind(enum.StrEnum):
     """Why something could not be collected. Stored with every gap, so coverage can be explained."""
 

@@ -177,10 +177,9 @@ class _Runner:
 
     async def _write(self, c: Collected) -> None:
         o = c.outcome
-        extra = {"cache": c.cache} if c.cache is not None else {}
         fut = asyncio.ensure_future(asyncio.to_thread(
             self.env.sink.write_account, self.scan_id, o.account_id, o.results, o.gaps,
-            c.resources, o.coverage, c.scopes, **extra,
+            c.resources, o.coverage, c.scopes, cache=c.cache,
         ))
         self.writes.add(fut)
         # Shielded: a cancelled scan still lets a write that began finish (or fail) whole.

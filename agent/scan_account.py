@@ -259,9 +259,9 @@ async def _region_cache(env: Env, account_id: str, region: str,
     """What earlier scans kept for this account and region (nothing under --full)."""
     cache = RegionCache(region, use=not env.req.collect.full)
     wanted = sorted(k.value for k in CACHED_KINDS.intersection(kinds))
-    loader = getattr(env.sink, "cached_inventory", None)
-    if cache.use and wanted and loader is not None:
-        cache.known = await asyncio.to_thread(loader, account_id, region, wanted)
+    if cache.use and wanted:
+        cache.known = dict(await asyncio.to_thread(env.sink.cached_inventory, account_id,
+                                                   region, wanted))
     return cache
 
 

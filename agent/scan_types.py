@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from agent.aws.handle import Limits, RegionHandle, ScanContext
 from agent.collectors import CollectOptions
 from agent.domain import Gap, Resource, Result, Status
+from agent.store.inventory import CachedRecord, CacheWrite
 from agent.targets import Caller, TargetSpec
 from checks.base import Check
 from checks.options import EvaluationOptions
@@ -235,7 +236,13 @@ class Sink(Protocol):
         resources: Sequence[Resource],
         coverage: Sequence[CoverageItem],
         complete_scopes: set[tuple[str, str]],
+        *,
+        cache: CacheWrite | None = None,
     ) -> Any: ...
+
+    def cached_inventory(
+        self, account_id: str, region: str, kinds: Iterable[str]
+    ) -> Mapping[tuple[str, str], CachedRecord]: ...
 
     def finish_scan(
         self,

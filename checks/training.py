@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from agent.domain import GapKind, Inventory, Kind, Resource, Severity, Status
+from agent.domain import (
+    FINISHED_TRAINING_STATUSES,
+    GapKind,
+    Inventory,
+    Kind,
+    Resource,
+    Severity,
+    Status,
+)
 from checks.base import AT_LEAST_0, AT_LEAST_1, FRACTION, Verdict, check, failed
 from checks.instances import (
     LOCAL_STORAGE_FAMILIES,
@@ -279,7 +287,7 @@ def sagemaker_training_encryption_at_rest_missing(
 
 
 def _finished(job: Resource) -> bool:
-    return job.get("TrainingJobStatus") in ("Completed", "Failed", "Stopped")
+    return job.get("TrainingJobStatus") in FINISHED_TRAINING_STATUSES
 
 
 @check(

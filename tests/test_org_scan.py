@@ -55,9 +55,7 @@ REGIONS = ("us-east-1", "eu-west-1")
 EAST, WEST = REGIONS
 ALL_KINDS = frozenset(Kind)
 # Fast, but with the shape of production limits: few retries, short timeouts, no rate waits.
-# Standard retries: adaptive mode would slow a throttled client for the rest of the test.
-LIMITS = Limits(max_attempts=2, call_timeout=30.0, per_service=2, rates={}, default_rate=1000.0,
-                retry_mode="standard")
+LIMITS = Limits(max_attempts=2, call_timeout=30.0, per_service=2, rates={}, default_rate=1000.0)
 
 
 def both_estates(emu: Emulator, c: dict[str, Any], account_id: str, region: str) -> None:

@@ -96,3 +96,18 @@ def test_docs_name_every_rate_limited_service_and_default() -> None:
     rate = next(ln for ln in orgs.splitlines() if ln.startswith("| `--rate SERVICE=N` |"))
     documented = dict(re.findall(r"([a-z0-9-]+) (\d+(?:\.\d+)?)", rate.split("|")[2]))
     assert {k: float(v) for k, v in documented.items()} == dict(DEFAULT_RATES)
+
+
+@pytest.mark.parametrize("args", [
+    ("--rate", "sagemaker=nan"), ("--rate", "sagemaker:ListModels=inf"),
+    ("--rate", "sagemaker=1e-9"), ("--history-max-age", "nan"),
+    ("--history-max-age", "inf"), ("--history-max-age", "721"),
+])
+def test_scan_refuses_rates_and_ages_that_are_not_finite_or_in_range(
+    args: tuple[str, str], tmp_path: Path
+) -> None:
+    """A rate or history age that is NaN, infinite or out of range is a usage error before
+    any work: it would hang the scan or crash its collectors."""
+    code, out, err = _scan(*args, tmp_path=tmp_path)
+    assert code == 2 and out == "", err
+    assert not (tmp_path / "x.db").exists()

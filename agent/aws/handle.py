@@ -43,9 +43,6 @@ class Limits:
     # botocore retry attempts, first try included. The rate limiter keeps throttling rare, so
     # more attempts mostly prolong a call that keeps failing (a 5xx, a denied API).
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    # botocore's retry mode. Not adaptive: its client-side limiter slows every operation of a
-    # client after one is throttled; the scan's own limiter adapts each operation alone.
-    retry_mode: str = "standard"
     # Requests per second per (account, region, service); services not named get default_rate.
     rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RATES)
     default_rate: float = DEFAULT_RATE
@@ -60,8 +57,6 @@ class Limits:
                      "burst_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        if self.retry_mode not in ("adaptive", "standard", "legacy"):
-            raise ValueError(f"unknown retry mode {self.retry_mode!r}")
         for service, rate in self.rates.items():
             if rate <= 0:
                 raise ValueError(f"the rate for {service} must be positive")
@@ -158,9 +153,9 @@ class ScanContext:
 
     def client_config(self) -> AioConfig:
         return AioConfig(
-            # One attempt: RegionHandle._call retries, through the rate limiter.
-            retries={"mode": self.limits.retry_mode,  # type: ignore[typeddict-item]
-                     "total_max_attempts": 1},
+            # One attempt: RegionHandle._call retries, through the rate limiter (botocore's
+            # adaptive mode would also slow every operation of a client after one throttle).
+            retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=self.limits.connect_timeout,
             read_timeout=self.limits.read_timeout,
             max_pool_connections=max(self.limits.per_service, 10),

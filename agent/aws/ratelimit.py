@@ -37,6 +37,13 @@ DEFAULT_RATE = 10.0  # any other service
 # infinity is not a rate.
 MIN_RATE = 0.01
 MAX_RATE = 1_000_000.0
+
+
+def rate_problem(rate: float) -> str | None:
+    """Why `rate` cannot be a ceiling (None when it can); false comparisons catch NaN too."""
+    if MIN_RATE <= rate <= MAX_RATE:
+        return None
+    return f"must be from {MIN_RATE:g} to {MAX_RATE:g} calls a second, got {rate:g}"
 DEFAULT_BURST_SECONDS = 1.0  # a bucket holds this many seconds' worth of tokens
 
 # Adaptation: a throttle halves the rate, unless the throttled call was sent before the last

@@ -8,7 +8,6 @@ defaults are exactly the flags' defaults.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -16,7 +15,7 @@ from typing import Any
 
 import botocore.session
 
-from agent.aws.ratelimit import DEFAULT_RATES, MAX_RATE, MIN_RATE
+from agent.aws.ratelimit import DEFAULT_RATES, MAX_RATE, MIN_RATE, rate_problem
 from agent.cli.common import EXIT_USAGE, fail, select_checks, split_names
 from agent.config import ConfigError, Settings, scan_request
 from agent.iam import unknown_service
@@ -62,7 +61,7 @@ def parse_rates(values: list[str] | None, base: Mapping[str, float] = DEFAULT_RA
             rate = float(number)
         except ValueError:
             rate = -1.0
-        if not sep or not service.strip() or not MIN_RATE <= rate <= MAX_RATE:
+        if not sep or not service.strip() or rate_problem(rate) is not None:
             fail(f"bad --rate {item!r}: use SERVICE=REQUESTS_PER_SECOND or "
                  f"SERVICE:Operation=REQUESTS_PER_SECOND, a rate from {MIN_RATE:g} to "
                  f"{MAX_RATE:g}, e.g. sagemaker=10", EXIT_USAGE)
@@ -154,10 +153,8 @@ def build_request(
     if given.get("full"):
         collect = replace(collect, full=True)
     if "history_max_age" in given:
-        hours = given["history_max_age"]
-        if not math.isfinite(hours):
-            fail(f"--history-max-age {hours}: give hours from 0 to 720", EXIT_USAGE)
-        collect = replace(collect, history_max_age_hours=hours)
+        # Typer's 0..720 range already refuses NaN and infinity.
+        collect = replace(collect, history_max_age_hours=given["history_max_age"])
     try:
         return replace(
             req,

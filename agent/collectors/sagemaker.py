@@ -16,7 +16,7 @@ import structlog
 from agent.aws.handle import CallFailed, RegionHandle
 from agent.collectors.base import Builder, CollectOptions, describe, fan_out, listing
 from agent.collectors.cache import stamp
-from agent.domain import Gap, Kind, utcnow
+from agent.domain import FINISHED_TRAINING_STATUSES, Gap, Kind, utcnow
 
 SM = "sagemaker"
 log = structlog.get_logger(__name__)
@@ -25,7 +25,6 @@ log = structlog.get_logger(__name__)
 # stop); in any other (Creating, Updating, InProgress, Pending ...) it is described each scan.
 _STABLE_ENDPOINT = frozenset({"InService", "OutOfService", "Failed"})
 _STABLE_NOTEBOOK = frozenset({"InService", "Stopped", "Failed"})
-_FINISHED_TRAINING = frozenset({"Completed", "Failed", "Stopped"})
 
 
 def _version(summary: dict[str, Any], status_key: str, stable: frozenset[str]) -> str | None:
@@ -160,7 +159,7 @@ async def training_jobs(h: RegionHandle, out: Builder, opts: CollectOptions) -> 
     async def one(summary: dict[str, Any]) -> None:
         name = summary["TrainingJobName"]
         arn = summary.get("TrainingJobArn") or out.arn(SM, f"training-job/{name.lower()}")
-        version = _version(summary, "TrainingJobStatus", _FINISHED_TRAINING)
+        version = _version(summary, "TrainingJobStatus", FINISHED_TRAINING_STATUSES)
         if version is not None:
             # A warm pool outlives its job and changes after it finished.
             version += "|" + str((summary.get("WarmPoolStatus") or {}).get("Status") or "")

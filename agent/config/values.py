@@ -163,16 +163,16 @@ def timezone_name(name: str) -> str:
 
 
 def known_services(value: dict[str, float]) -> dict[str, float]:
-    from agent.aws.ratelimit import MAX_RATE, MIN_RATE
+    from agent.aws.ratelimit import rate_problem
     from agent.iam import unknown_service
 
     for service, rate in value.items():
         problem = unknown_service(service)
         if problem is not None:
             raise ValueError(problem)
-        if not MIN_RATE <= rate <= MAX_RATE:  # false for NaN too
-            raise ValueError(f"the rate for {service} must be from {MIN_RATE:g} to "
-                             f"{MAX_RATE:g} calls a second, got {rate}")
+        problem = rate_problem(rate)
+        if problem is not None:
+            raise ValueError(f"the rate for {service} {problem}")
     return value
 
 
