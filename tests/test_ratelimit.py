@@ -10,28 +10,21 @@ import pytest
 
 from agent.aws import ratelimit
 from agent.aws.ratelimit import RateLimiter, TokenBucket
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.test_emulator_pressure import Clock
 
 
 def test_throttles_of_calls_sent_before_a_cut_do_not_cut_again() -> None:
     clock = Clock()
     bucket = TokenBucket(20.0, 20.0, clock=clock)
-    sent = clock.now
-    clock.now += 0.05
+    sent = clock.t
+    clock.t += 0.05
     assert bucket.throttled(sent) is True
     assert bucket.rate == pytest.approx(20.0 * ratelimit.CUT)
-    clock.now += 0.05
+    clock.t += 0.05
     assert bucket.throttled(sent) is False  # in flight at the old rate: the same overshoot
     assert bucket.rate == pytest.approx(20.0 * ratelimit.CUT)
-    resent = clock.now  # a retry sent after the cut and throttled again: a new signal
-    clock.now += 0.05
+    resent = clock.t  # a retry sent after the cut and throttled again: a new signal
+    clock.t += 0.05
     assert bucket.throttled(resent) is True
     assert bucket.rate == pytest.approx(20.0 * ratelimit.CUT**2)
 
@@ -40,7 +33,7 @@ def test_rate_never_falls_under_the_floor() -> None:
     clock = Clock()
     bucket = TokenBucket(1.0, 1.0, clock=clock)
     for _ in range(50):
-        clock.now += 1.0
+        clock.t += 1.0
         bucket.throttled()
     assert bucket.rate == ratelimit.FLOOR
 
@@ -50,11 +43,11 @@ def test_quiet_time_restores_the_rate_up_to_the_ceiling() -> None:
     bucket = TokenBucket(10.0, 10.0, clock=clock)
     bucket.throttled()
     cut = bucket.rate
-    clock.now += 5.0
+    clock.t += 5.0
     bucket.succeeded()
     assert cut < bucket.rate < 10.0
     for _ in range(100):
-        clock.now += 1.0
+        clock.t += 1.0
         bucket.succeeded()
     assert bucket.rate == 10.0
 
